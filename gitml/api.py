@@ -1,0 +1,37 @@
+"""The public Python API: one function per user action.
+
+The core lives on :class:`gitml.Repo`; the functions here are imported lazily
+from the module that owns them, so ``import gitml.api`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from gitml.repo import Repo
+
+# name -> "module:attribute"
+_EXPORTS = {
+    "metrics_show": "gitml.metrics:metrics_show",
+    "metrics_diff": "gitml.metrics:metrics_diff",
+    "params_show": "gitml.params:params_show",
+    "params_diff": "gitml.params:params_diff",
+    "open": "gitml.readapi:open",
+    "read": "gitml.readapi:read",
+    "push": "gitml.remotes.transfer:push",
+    "fetch": "gitml.remotes.transfer:fetch",
+    "pull": "gitml.remotes.transfer:pull",
+    "model_path": "gitml.registry:model_path",
+    "models": "gitml.registry:models",
+}
+
+__all__ = ["Repo", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'gitml.api' has no attribute {name!r}")
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)

@@ -1,0 +1,274 @@
+"""Core commands: init, add, status, checkout, diff, remove, gc, fsck, config."""
+
+from __future__ import annotations
+
+import click
+
+from gitml.cli.output import emit_json, human_size, json_option, quiet_option, table
+from gitml.errors import CheckFailed
+
+
+def _repo():  # type: ignore[no-untyped-def]
+    from gitml.repo import Repo
+
+    return Repo()
+
+
+@click.command()
+@quiet_option
+def init(quiet: bool, verbose: bool) -> None:
+    """Set up gitml in the current Git repository (safe to run again).
+
+    Example: gitml init && git add .gitml && git commit -m "gitml init"
+    """
+    from gitml.repo import Repo
+
+    repo = Repo.init()
+    if not quiet:
+        click.echo(f"Initialised gitml in {repo.gitml_dir}")
+        click.echo("Commit it with:  git add .gitml/config.yaml .gitml/.gitignore")
+
+
+@click.command()
+@click.argument("targets", nargs=-1, required=True, type=click.Path())
+@json_option
+@quiet_option
+def add(targets: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool) -> None:
+    """Store files or directories and write their .gitml pointers.
+
+    Example: gitml add data/train.parquet data/images/ 'models/*.pkl'
+    """
+    with _repo() as repo:
+        results = repo.add(list(targets), quiet=quiet or as_json)
+    if as_json:
+        emit_json([r.to_dict() for r in results])
+        return
+    if quiet:
+        return
+    for r in results:
+        what = f"{r.files} files, " if r.files is not None else ""
+        verb = "added" if r.changed else "unchanged"
+        click.echo(f"{verb}: {r.path} ({what}{human_size(r.size)})")
+    to_git = sorted({r.pointer for r in results} | {r.gitignore for r in results if r.gitignore})
+    if any(r.changed or r.gitignore for r in results):
+        click.echo("\nTo track the changes with Git, run:\n    git add " + " ".join(to_git))
+
+
+_STATE_ORDER = {"modified": 0, "missing": 1, "not in store": 2, "ok": 3}
+
+
+@click.command()
+@click.argument("targets", nargs=-1, type=click.Path())
+@json_option
+@quiet_option
+def status(targets: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool) -> None:
+    """Show which tracked paths differ from their pointers.
+
+    Exit 0 either way; use --json to script it. Example: gitml status data/
+    """
+    with _repo() as repo:
+        items = repo.status(list(targets) or None)
+    if as_json:
+        emit_json([s.to_dict() for s in items])
+        return
+    if quiet:
+        return
+    if not items:
+        click.echo("No tracked data. Track some with: gitml add PATH")
+        return
+    changed = [s for s in items if s.state != "ok"]
+    if not changed and not verbose:
+        click.echo(f"Data up to date ({len(items)} tracked path{'s' * (len(items) != 1)}).")
+        return
+    rows = []
+    for s in sorted(items if verbose else changed, key=lambda s: (_STATE_ORDER[s.state], s.path)):
+        detail = ""
+        if s.kind == "dir" and s.state == "modified":
+            detail = f"+{s.added} ~{s.modified} -{s.deleted}"
+        if s.state != "not in store" and not s.in_store:
+            detail = (detail + " (not in store)").strip()
+        rows.append((s.state, s.path + ("/" if s.kind == "dir" else ""), detail))
+    click.echo(table(("state", "path", "changes"), rows))
+
+
+@click.command()
+@click.argument("targets", nargs=-1, type=click.Path())
+@click.option("-f", "--force", is_flag=True, help="Overwrite modified files that are not stored.")
+@json_option
+@quiet_option
+def checkout(targets: tuple[str, ...], force: bool, as_json: bool, quiet: bool,
+             verbose: bool) -> None:
+    """Make tracked data match the pointers; only what differs is touched.
+
+    Example: git switch other-branch && gitml checkout
+    """
+    from gitml.workspace import CheckoutIncomplete
+
+    with _repo() as repo:
+        try:
+            result = repo.checkout(list(targets) or None, force=force)
+            error = None
+        except CheckoutIncomplete as e:
+            result, error = e.result, e
+    if as_json:
+        emit_json(result.to_dict())
+    elif not quiet:
+        for label, paths in (("created", result.created), ("modified", result.modified),
+                             ("deleted", result.deleted)):
+            if verbose:
+                for p in paths:
+                    click.echo(f"{label}: {p}")
+            elif paths:
+                click.echo(f"{label}: {len(paths)} file{'s' * (len(paths) != 1)}")
+        if not (result.created or result.modified or result.deleted or error):
+            click.echo("Nothing to do: data matches the pointers.")
+    if error:
+        raise error
+
+
+@click.command()
+@click.argument("revs", nargs=-1)
+@json_option
+@click.option("--md", is_flag=True, help="Print a Markdown table.")
+def diff(revs: tuple[str, ...], as_json: bool, md: bool) -> None:
+    """Tracked data that changed between revisions, per file inside directories.
+
+    \b
+    gitml diff              HEAD against the workspace
+    gitml diff main         main against the workspace
+    gitml diff main exp-3   two revisions
+    """
+    from gitml.cli.output import markdown
+
+    if len(revs) > 2:
+        raise click.UsageError("give at most two revisions")
+    with _repo() as repo:
+        changes = repo.diff(revs[0] if revs else None, revs[1] if len(revs) > 1 else None)
+    if as_json:
+        emit_json([c.to_dict() for c in changes])
+        return
+    rows = [(c.kind, c.path, _short(c.old), _short(c.new),
+             _size_change(c.old_size, c.new_size), c.note) for c in changes]
+    headers = ("change", "path", "old", "new", "size", "note")
+    if md:
+        click.echo(markdown(headers, rows))
+    elif not rows:
+        click.echo("No tracked data changed.")
+    else:
+        click.echo(table(headers, rows))
+        counts = {k: sum(c.kind == k for c in changes) for k in ("added", "modified", "deleted")}
+        click.echo("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+def _short(oid: str | None) -> str:
+    return oid[5:13] if oid else "-"
+
+
+def _size_change(a: int | None, b: int | None) -> str:
+    if a is None or b is None or a == b:
+        return human_size(b if b is not None else a)
+    return f"{human_size(a)} -> {human_size(b)}"
+
+
+@click.command()
+@click.argument("targets", nargs=-1, required=True, type=click.Path())
+@quiet_option
+def remove(targets: tuple[str, ...], quiet: bool, verbose: bool) -> None:
+    """Stop tracking paths: the pointer and .gitignore line go, the data stays.
+
+    Example: gitml remove data/train.parquet   (alias: gitml rm)
+    """
+    with _repo() as repo:
+        removed = repo.remove(list(targets))
+    if not quiet:
+        for r in removed:
+            click.echo(f"removed: {r}.gitml (data kept at {r})")
+
+
+@click.command()
+@click.option("-n", "--dry-run", is_flag=True, help="Report what would be deleted.")
+@click.option("-w", "--workspace-only", is_flag=True,
+              help="Keep only what the work trees reference now (needs --force).")
+@click.option("-f", "--force", is_flag=True, help="Confirm a narrowing or a shared store.")
+@json_option
+@quiet_option
+def gc(dry_run: bool, workspace_only: bool, force: bool, as_json: bool, quiet: bool,
+       verbose: bool) -> None:
+    """Delete objects that no branch, tag, stash, worktree or workspace references.
+
+    Example: gitml gc --dry-run
+    """
+    with _repo() as repo:
+        result = repo.gc(dry_run=dry_run, workspace_only=workspace_only, force=force)
+    if as_json:
+        emit_json(result.to_dict())
+    elif not quiet:
+        verb = "would remove" if dry_run else "removed"
+        click.echo(f"{verb} {result.removed} object{'s' * (result.removed != 1)}, "
+                   f"{human_size(result.bytes_freed)}; kept {result.kept}")
+
+
+@click.command()
+@json_option
+@quiet_option
+def fsck(as_json: bool, quiet: bool, verbose: bool) -> None:
+    """Re-hash every stored object and report corrupt or missing ones (exit 1).
+
+    Example: gitml fsck --json
+    """
+    with _repo() as repo:
+        result = repo.fsck()
+    if as_json:
+        emit_json(result.to_dict())
+    elif not quiet:
+        for c in result.corrupt:
+            click.echo(f"corrupt: {c['oid']} (content hashes to {c['actual']}) at {c['path']}")
+        for m in result.missing:
+            click.echo(f"missing: {m['oid']} for {m['path']}")
+        click.echo(f"checked {result.checked} objects: "
+                   + ("ok" if result.ok else
+                      f"{len(result.corrupt)} corrupt, {len(result.missing)} missing"))
+    if not result.ok:
+        raise CheckFailed("fsck found problems")
+
+
+@click.command()
+@click.argument("key", required=False)
+@click.argument("value", required=False)
+@click.option("--local", is_flag=True, help="Use .gitml/config.local.yaml (not committed).")
+@click.option("--unset", is_flag=True, help="Remove KEY.")
+@click.option("-l", "--list", "list_", is_flag=True, help="List every setting.")
+@json_option
+def config(key: str | None, value: str | None, local: bool, unset: bool, list_: bool,
+           as_json: bool) -> None:
+    """Get or set a setting.
+
+    \b
+    gitml config core.link hardlink     reflink | hardlink | symlink | copy (or a list)
+    gitml config core.cache_dir /mnt/shared/gitml-cache
+    gitml config --list
+    """
+    with _repo() as repo:
+        conf = repo.config
+        if list_ or key is None:
+            items = conf.items()
+            if as_json:
+                emit_json([{"key": k, "value": v, "file": f} for k, v, f in items])
+            else:
+                for k, v, f in items:
+                    click.echo(f"{k}={v}" + ("  (local)" if f == "local" else ""))
+            return
+        if unset:
+            if not conf.unset(key, local=local):
+                raise click.UsageError(f"{key} is not set")
+            return
+        if value is None:
+            v = conf.get(key)
+            if v is None:
+                raise CheckFailed(f"{key} is not set")
+            if as_json:
+                emit_json(v)
+            else:
+                click.echo(v)
+            return
+        conf.set(key, value, local=local)

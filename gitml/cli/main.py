@@ -1,0 +1,124 @@
+"""The root ``gitml`` group: lazy command loading and the single error handler."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import tempfile
+import traceback
+from typing import Any
+
+import click
+
+from gitml import __version__
+from gitml.errors import EXIT_CRASH, EXIT_INTERRUPTED, GitmlError
+
+# command name -> "module:attribute". Modules are imported only when their command runs,
+# so `gitml --version` and `gitml status` stay fast.
+COMMANDS: dict[str, str] = {
+    "init": "gitml.cli.core:init",
+    "add": "gitml.cli.core:add",
+    "status": "gitml.cli.core:status",
+    "checkout": "gitml.cli.core:checkout",
+    "diff": "gitml.cli.core:diff",
+    "remove": "gitml.cli.core:remove",
+    "rm": "gitml.cli.core:remove",
+    "gc": "gitml.cli.core:gc",
+    "fsck": "gitml.cli.core:fsck",
+    "config": "gitml.cli.core:config",
+    "metrics": "gitml.cli.metrics:metrics",
+    "params": "gitml.cli.metrics:params",
+    "remote": "gitml.cli.remote:remote",
+    "push": "gitml.cli.remote:push",
+    "fetch": "gitml.cli.remote:fetch",
+    "pull": "gitml.cli.remote:pull",
+    "hooks": "gitml.cli.hooks:hooks",
+}
+ALIASES = {"rm": "remove"}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(n for n, target in COMMANDS.items()
+                      if n not in ALIASES and importlib.util.find_spec(target.split(":")[0]))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name == module:
+                return None
+            raise
+        cmd: click.Command = getattr(mod, attr)
+        return cmd
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="gitml")
+@click.option("-C", "directory", metavar="DIR", help="Run as if started in DIR.")
+def cli(directory: str | None) -> None:
+    """gitml: version data, models, params and metrics next to your Git repository.
+
+    \b
+    Start with:  gitml init && gitml add data/train.parquet
+    Docs: README.md and docs/ in the gitml repository.
+    """
+    if directory:
+        try:
+            os.chdir(directory)
+        except OSError as e:
+            raise click.BadParameter(f"cannot change to {directory}: {e.strerror}") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning every error into one line and an exit code."""
+    try:
+        rv = cli.main(args=argv, prog_name="gitml", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except GitmlError as e:
+        click.echo(f"error: {e}", err=True)
+        code = e.exit_code
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    except click.ClickException as e:
+        e.show()
+        code = e.exit_code
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        code = 0
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+        except OSError:
+            pass
+    except Exception as e:  # a bug: one line for the user, the traceback in a log
+        code = _crash(e)
+    sys.exit(code)
+
+
+def _crash(e: BaseException) -> int:
+    fd, path = tempfile.mkstemp(prefix="gitml-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        f.write(f"gitml {__version__}\nargv: {sys.argv!r}\n\n")
+        f.write("".join(traceback.format_exception(e)))
+    click.echo(f"error: unexpected {type(e).__name__}: {e} (a bug; details in {path})", err=True)
+    return EXIT_CRASH
+
+
+def run(args: list[str]) -> Any:
+    """Invoke the CLI in-process (for tests): returns the exit code."""
+    try:
+        main(args)
+    except SystemExit as e:
+        return e.code
+    return 0

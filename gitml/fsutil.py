@@ -1,0 +1,183 @@
+"""File-system primitives: atomic writes, durable flushes, locks and safe joins."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+from gitml.errors import LockError, UnsafePathError
+
+_TMP_PREFIX = ".gitml-tmp-"
+
+
+def tmp_name(directory: str | os.PathLike[str], base: str) -> str:
+    """A unique temporary name in ``directory`` (same file system as the target)."""
+    return os.path.join(directory, f"{_TMP_PREFIX}{base}.{os.getpid()}.{time.monotonic_ns()}")
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes, *, durable: bool = True,
+                 mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` atomically: temp file, fsync, rename, fsync dir."""
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or "."
+    tmp = tmp_name(directory, os.path.basename(path))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        try:
+            os.write(fd, data) if len(data) < (1 << 30) else _write_all(fd, data)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if durable:
+        fsync_dir(directory)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def fsync_dir(directory: str | os.PathLike[str]) -> None:
+    """Make a rename inside ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_libc: ctypes.CDLL | None = None
+
+
+def syncfs(path: str | os.PathLike[str]) -> None:
+    """Flush everything written to the file system holding ``path`` (one call per command).
+
+    Uses Linux ``syncfs(2)`` through libc; elsewhere falls back to ``os.sync()``.
+    """
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if _libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):
+        pass
+    os.sync()
+
+
+def safe_join(root: str | os.PathLike[str], rel: str, *, source: str = "") -> str:
+    """Join a POSIX relative path from an untrusted file onto ``root``, refusing escapes.
+
+    Rejects absolute paths, ``..`` components, empty components and NUL bytes.
+    """
+    check_relpath(rel, source=source)
+    return os.path.join(os.fspath(root), *rel.split("/"))
+
+
+def check_relpath(rel: str, *, source: str = "") -> None:
+    """Raise :class:`UnsafePathError` unless ``rel`` is a clean relative POSIX path."""
+    where = source or "path"
+    if not rel or "\x00" in rel or "\\" in rel:
+        raise UnsafePathError(where, f"invalid path {rel!r}")
+    if rel.startswith("/") or PurePosixPath(rel).is_absolute():
+        raise UnsafePathError(where, f"absolute path {rel!r} is not allowed")
+    parts = rel.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise UnsafePathError(where, f"path {rel!r} must not contain '..', '.' or empty parts")
+
+
+def is_within(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
+    """True when ``path`` (made absolute, symlinks resolved) lies inside ``root``."""
+    p = Path(path).resolve()
+    r = Path(root).resolve()
+    return p == r or r in p.parents
+
+
+class FileLock:
+    """An exclusive or shared ``flock`` on a lock file, waiting up to ``timeout`` seconds."""
+
+    def __init__(self, path: str | os.PathLike[str], *, shared: bool = False,
+                 timeout: float = 10.0, what: str = "repository") -> None:
+        self.path = os.fspath(path)
+        self.shared = shared
+        self.timeout = timeout
+        self.what = what
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        op = (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+        deadline = time.monotonic() + self.timeout
+        delay = 0.01
+        while True:
+            try:
+                fcntl.flock(fd, op)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise LockError(
+                        f"another gitml process is using this {self.what} "
+                        f"(waited {self.timeout:g}s for {self.path}); try again when it finishes"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def walk_files(top: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Yield (relative POSIX path, entry) for every non-directory under ``top``, unsorted.
+
+    Symlinks are yielded, not followed.
+    """
+    stack = [("", top)]
+    while stack:
+        prefix, directory = stack.pop()
+        with os.scandir(directory) as it:
+            for entry in it:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((rel + "/", entry.path))
+                else:
+                    yield rel, entry
+
+
+def remove_empty_dirs(top: str) -> None:
+    """Remove empty directories below ``top`` (not ``top`` itself)."""
+    for dirpath, _dirs, _files in os.walk(top, topdown=False):
+        if dirpath != top:
+            with contextlib.suppress(OSError):
+                os.rmdir(dirpath)

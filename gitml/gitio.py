@@ -1,0 +1,192 @@
+"""Every call into Git goes through here.
+
+Start-up matters, so this module talks to the ``git`` binary through plumbing
+(``rev-parse``, ``ls-files``, ``ls-tree``, ``cat-file --batch``) and imports
+GitPython only in :func:`gitpython_repo`, for the commands that need richer
+repository operations.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from gitml.errors import GitError, NotARepoError
+
+# Variables a hook or an outer git process may set that would point us at another repo.
+_GIT_ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX",
+                 "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES")
+
+
+def git_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROP}
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    return env
+
+
+def find_root(start: str | None = None) -> str:
+    """The top of the Git work tree containing ``start`` (no subprocess)."""
+    path = os.path.abspath(start or os.getcwd())
+    while True:
+        if os.path.exists(os.path.join(path, ".git")):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            raise NotARepoError(
+                f"not a Git repository: {start or os.getcwd()} (run 'git init' first)")
+        path = parent
+
+
+def common_root(root: str) -> str:
+    """The main work tree of ``root`` (differs from ``root`` inside a linked worktree)."""
+    dotgit = os.path.join(root, ".git")
+    if os.path.isdir(dotgit):
+        return root
+    try:
+        with open(dotgit) as f:
+            gitdir = f.read().strip().removeprefix("gitdir:").strip()
+    except OSError:
+        return root
+    gitdir = os.path.normpath(os.path.join(root, gitdir))
+    try:
+        with open(os.path.join(gitdir, "commondir")) as f:
+            common = os.path.normpath(os.path.join(gitdir, f.read().strip()))
+    except OSError:
+        return root
+    return os.path.dirname(common) if os.path.basename(common) == ".git" else root
+
+
+def run(root: str, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+    """Run ``git args`` in ``root``; a failure becomes a one-line :class:`GitError`."""
+    try:
+        proc = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True,
+                              env=git_env())
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    if check and proc.returncode != 0:
+        msg = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise GitError(f"git {args[0]}: {msg[-1] if msg else 'failed'}")
+    return proc.stdout
+
+
+def rev_parse(root: str, rev: str) -> str:
+    """The commit SHA of ``rev``; an unknown revision is a clear error."""
+    if rev.startswith("-"):
+        raise GitError(f"unknown revision {rev!r}")
+    out = run(root, "rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}",
+              check=False)
+    sha = out.decode().strip()
+    if not sha:
+        raise GitError(f"unknown revision {rev!r}")
+    return sha
+
+
+def tracked(root: str, paths: Iterable[str]) -> list[str]:
+    """Which of ``paths`` (or files below them) Git tracks, relative to ``root``."""
+    paths = list(paths)
+    if not paths:
+        return []
+    out = run(root, "ls-files", "-z", "--", *[":(literal)" + p for p in paths])
+    return [p for p in out.decode().split("\0") if p]
+
+
+def workspace_pointers(root: str) -> list[str]:
+    """Pointer files in the work tree: tracked, staged or untracked-but-not-ignored."""
+    out = run(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard",
+              "--deduplicate", "--", ":(glob)**/*.gitml")
+    return sorted({p for p in out.decode().split("\0") if p.endswith(".gitml")
+                   and os.path.isfile(os.path.join(root, p))})
+
+
+def tree_pointers(root: str, rev: str) -> list[tuple[str, str]]:
+    """(path, blob sha) of every pointer file in the tree of ``rev``."""
+    sha = rev_parse(root, rev)
+    out = run(root, "ls-tree", "-r", "-z", "--full-tree", sha)
+    result = []
+    for rec in out.decode().split("\0"):
+        if rec.endswith(".gitml"):
+            meta, _, path = rec.partition("\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == "blob":
+                result.append((path, parts[2]))
+    return result
+
+
+def all_pointer_blobs(root: str) -> list[tuple[str, str]]:
+    """(path, blob sha) of every pointer in any commit reachable from a ref or reflog.
+
+    One ``rev-list --objects`` pass; Git reports each distinct blob once.
+    """
+    out = run(root, "rev-list", "--objects", "--all", "--reflog", "--indexed-objects")
+    result = []
+    for line in out.decode(errors="surrogateescape").splitlines():
+        sha, _, path = line.partition(" ")
+        if path.endswith(".gitml"):
+            result.append((path, sha))
+    return result
+
+
+def worktrees(root: str) -> list[str]:
+    """Paths of every work tree of the repository, the main one first."""
+    out = run(root, "worktree", "list", "--porcelain", "-z")
+    return [rec[len("worktree "):] for rec in out.decode().split("\0")
+            if rec.startswith("worktree ")]
+
+
+class BatchReader:
+    """One long-lived ``git cat-file --batch`` process for reading many blobs."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                ["git", "cat-file", "--batch"], cwd=self.root, stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, env=git_env())
+        return self._proc
+
+    def read(self, spec: str) -> bytes | None:
+        """The content of a blob (``sha`` or ``rev:path``), or None when it does not exist."""
+        if "\n" in spec:
+            raise GitError(f"invalid object name {spec!r}")
+        proc = self._start()
+        assert proc.stdin and proc.stdout
+        proc.stdin.write(spec.encode() + b"\n")
+        proc.stdin.flush()
+        header = proc.stdout.readline()
+        if not header or header.endswith(b" missing\n") or header.endswith(b" ambiguous\n"):
+            return None
+        parts = header.split()
+        size = int(parts[2])
+        data = proc.stdout.read(size + 1)[:-1]
+        return data if parts[1] == b"blob" else None
+
+    def read_many(self, specs: list[str]) -> Iterator[tuple[str, bytes | None]]:
+        for spec in specs:
+            yield spec, self.read(spec)
+
+    def close(self) -> None:
+        if self._proc is not None:
+            if self._proc.stdin:
+                self._proc.stdin.close()
+            self._proc.wait()
+            if self._proc.stdout:
+                self._proc.stdout.close()
+            self._proc = None
+
+    def __enter__(self) -> BatchReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def gitpython_repo(root: str) -> Any:
+    """A GitPython ``Repo`` (imported here only: it costs 60-80 ms)."""
+    import git
+
+    return git.Repo(root)

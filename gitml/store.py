@@ -1,0 +1,304 @@
+"""The content-addressed object store: ``objects/<2 hex>/<30 hex>``, immutable, read-only.
+
+Write order (docs/design.md): bytes go to ``tmp/`` in the same file system, are
+renamed to their real name, and the command flushes the file system once
+(:meth:`Store.flush`) before any pointer naming them is written. Readers verify
+the hash of what they link or copy into a workspace. Writers hold the store lock
+shared; gc holds it exclusively, so gc never deletes an object an unfinished
+``add`` is about to point at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+
+from gitml.errors import BadInputError, IntegrityError, MissingObjectError
+from gitml.fsutil import FileLock, syncfs, tmp_name
+from gitml.hashing import CHUNK, PREFIX, SMALL, copy_and_hash, hash_bytes, hash_file, is_oid
+
+LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
+DEFAULT_LINK = "reflink,copy"
+_FICLONE = 0x40049409
+_RO = 0o444
+
+
+class Store:
+    """A directory of immutable objects named by their XXH3-128 hash."""
+
+    def __init__(self, root: str, link: str = DEFAULT_LINK) -> None:
+        self.root = root
+        self.objects = os.path.join(root, "objects")
+        self.tmp = os.path.join(root, "tmp")
+        self.link_types = parse_link(link)
+        self._dirty = False
+        self._reflink_ok = True
+        self._made: set[str] = set()
+
+    # -- naming ---------------------------------------------------------------
+    def path(self, oid: str) -> str:
+        hexd = oid[len(PREFIX):]
+        return os.path.join(self.objects, hexd[:2], hexd[2:])
+
+    def has(self, oid: str) -> bool:
+        return os.path.exists(self.path(oid))
+
+    def iter_oids(self) -> Iterator[str]:
+        """Every object id in the store (unsorted)."""
+        try:
+            tops = os.scandir(self.objects)
+        except FileNotFoundError:
+            return
+        with tops:
+            for top in tops:
+                if len(top.name) != 2 or not top.is_dir():
+                    continue
+                with os.scandir(top.path) as it:
+                    for e in it:
+                        oid = PREFIX + top.name + e.name
+                        if is_oid(oid):
+                            yield oid
+
+    # -- locking ----------------------------------------------------------------
+    def lock(self, *, exclusive: bool = False, timeout: float = 60.0) -> FileLock:
+        """Writers take it shared, gc exclusively."""
+        os.makedirs(self.root, exist_ok=True)
+        return FileLock(os.path.join(self.root, "lock"), shared=not exclusive,
+                        timeout=timeout, what="store")
+
+    # -- writing ----------------------------------------------------------------
+    def _new_tmp(self, base: str) -> str:
+        if self.tmp not in self._made:
+            os.makedirs(self.tmp, exist_ok=True)
+            self._made.add(self.tmp)
+        return tmp_name(self.tmp, base)
+
+    def _publish(self, tmp: str, oid: str) -> None:
+        """Rename a complete temp file to its object name."""
+        dst = self.path(oid)
+        try:
+            os.rename(tmp, dst)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.rename(tmp, dst)
+        self._dirty = True
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data``; returns its id. Existing objects are not rewritten."""
+        oid = hash_bytes(data)
+        if not self.has(oid):
+            tmp = self._new_tmp(oid[5:])
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+            self._publish(tmp, oid)
+        return oid
+
+    def put_file(self, src: str, size: int | None = None) -> tuple[str, int]:
+        """Store the bytes of the file at ``src``: one pass reads, hashes and copies.
+
+        With reflink available the file is hashed, then cloned. Returns (oid, size).
+        """
+        if size is not None and size <= SMALL:
+            with open(src, "rb", buffering=0) as f:
+                data = f.read()
+            return self.put_bytes(data), len(data)
+        if self._reflink_ok and "reflink" in self.link_types:
+            oid = hash_file(src)
+            n = os.stat(src).st_size
+            if self.has(oid):
+                return oid, n
+            tmp = self._new_tmp(oid[5:])
+            if self._clone(src, tmp):
+                os.chmod(tmp, _RO)
+                if hash_file(tmp) == oid:  # the source changed under us otherwise
+                    self._publish(tmp, oid)
+                    return oid, n
+                os.unlink(tmp)
+        src_fd = os.open(src, os.O_RDONLY)
+        try:
+            tmp = self._new_tmp("put")
+            dst_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
+            try:
+                oid, n = copy_and_hash(src_fd, dst_fd)
+            except BaseException:
+                os.close(dst_fd)
+                os.unlink(tmp)
+                raise
+            os.close(dst_fd)
+        finally:
+            os.close(src_fd)
+        if self.has(oid):
+            os.unlink(tmp)
+        else:
+            self._publish(tmp, oid)
+        return oid, n
+
+    def _clone(self, src: str, dst: str) -> bool:
+        """Reflink ``src`` to a new file ``dst``; False (and no file) when unsupported."""
+        if not self._reflink_ok:
+            return False
+        s = os.open(src, os.O_RDONLY)
+        try:
+            d = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                fcntl.ioctl(d, _FICLONE, s)
+                return True
+            except OSError:
+                self._reflink_ok = False
+                os.close(d)
+                d = -1
+                os.unlink(dst)
+                return False
+            finally:
+                if d >= 0:
+                    os.close(d)
+        finally:
+            os.close(s)
+
+    def flush(self) -> None:
+        """Make every object written by this process durable (one ``syncfs``)."""
+        if self._dirty:
+            syncfs(self.root)
+            self._dirty = False
+
+    # -- reading ----------------------------------------------------------------
+    def read_bytes(self, oid: str, *, what: str = "") -> bytes:
+        """The verified bytes of an object (for small objects such as manifests)."""
+        try:
+            with open(self.path(oid), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise MissingObjectError(oid, what) from None
+        actual = hash_bytes(data)
+        if actual != oid:
+            raise IntegrityError(oid, actual, self.path(oid))
+        return data
+
+    def verify(self, oid: str) -> str:
+        """Re-hash an object; returns the actual hash (equal to ``oid`` when intact)."""
+        return hash_file(self.path(oid))
+
+    def link(self, oid: str, dest: str, *, executable: bool = False,
+             link_types: tuple[str, ...] | None = None) -> None:
+        """Materialise object ``oid`` at ``dest`` (atomically replacing it), verified.
+
+        Never links a corrupt object: copies are hashed while copying, links are
+        hashed before linking.
+        """
+        src = self.path(oid)
+        types = link_types or self.link_types
+        if executable:  # a shared inode cannot carry a per-file mode
+            types = tuple(t for t in types if t in ("reflink", "copy")) or ("copy",)
+        tmp = tmp_name(os.path.dirname(dest), os.path.basename(dest))
+        try:
+            self._materialise(oid, src, tmp, types, executable)
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def _materialise(self, oid: str, src: str, tmp: str, types: tuple[str, ...],
+                     executable: bool) -> None:
+        for t in types:
+            if t == "copy":
+                self._copy_verified(oid, src, tmp, 0o755 if executable else 0o644)
+                return
+            self._check(oid, src)
+            if t == "reflink":
+                try:
+                    if self._clone(src, tmp):
+                        os.chmod(tmp, 0o755 if executable else 0o644)
+                        return
+                except FileNotFoundError:
+                    raise MissingObjectError(oid) from None
+                continue
+            try:
+                if t == "hardlink":
+                    os.link(src, tmp)
+                else:
+                    os.symlink(src, tmp)
+                return
+            except OSError as e:
+                if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                    raise
+        raise BadInputError(f"none of the link types {','.join(types)} works here")
+
+    def _check(self, oid: str, src: str) -> None:
+        try:
+            actual = hash_file(src)
+        except FileNotFoundError:
+            raise MissingObjectError(oid) from None
+        if actual != oid:
+            raise IntegrityError(oid, actual, src)
+
+    def _copy_verified(self, oid: str, src: str, tmp: str, mode: int) -> None:
+        try:
+            sfd = os.open(src, os.O_RDONLY)
+        except FileNotFoundError:
+            raise MissingObjectError(oid) from None
+        try:
+            dfd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            try:
+                st = os.fstat(sfd)
+                if st.st_size <= SMALL:
+                    data = os.read(sfd, st.st_size + 1)
+                    actual = hash_bytes(data)
+                    if actual == oid:
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(dfd, view):]
+                else:
+                    actual, _ = copy_and_hash(sfd, dfd)
+            finally:
+                os.close(dfd)
+        finally:
+            os.close(sfd)
+        if actual != oid:
+            os.unlink(tmp)
+            raise IntegrityError(oid, actual, src)
+
+    def is_linked(self, path: str, st: os.stat_result | None = None) -> bool:
+        """True when ``path`` shares bytes with the store (a hardlink or a symlink into it)."""
+        st = st or os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            return os.path.realpath(path).startswith(os.path.realpath(self.objects) + os.sep)
+        return st.st_nlink > 1 and not (st.st_mode & 0o222)
+
+    # -- deleting -----------------------------------------------------------------
+    def remove(self, oid: str) -> int:
+        """Delete one object; returns the bytes freed. Caller holds the exclusive lock."""
+        p = self.path(oid)
+        try:
+            size = os.lstat(p).st_size
+            os.unlink(p)
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def clean_tmp(self) -> None:
+        """Drop temp files left by killed writers. Caller holds the exclusive lock."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def parse_link(value: str) -> tuple[str, ...]:
+    """``"reflink,copy"`` -> ("reflink", "copy"), validated."""
+    types = tuple(t.strip() for t in str(value).split(",") if t.strip())
+    bad = [t for t in types if t not in LINK_TYPES]
+    if not types or bad:
+        raise BadInputError(
+            f"invalid link type {value!r}: use one or more of {', '.join(LINK_TYPES)}")
+    return types
+
+
+__all__ = ["Store", "LINK_TYPES", "DEFAULT_LINK", "parse_link", "CHUNK"]

@@ -1,0 +1,449 @@
+"""add / status / checkout / remove of tracked data in the workspace."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gitml import manifest, pointer, tracked
+from gitml.errors import GitmlError, IntegrityError, MissingObjectError, WorkspaceConflictError
+from gitml.fsutil import atomic_write, remove_empty_dirs, walk_files
+from gitml.hashing import hash_file
+from gitml.manifest import Entry
+from gitml.pointer import Pointer
+from gitml.progress import Progress
+
+if TYPE_CHECKING:
+    from gitml.repo import Repo
+
+_EXEC = 0o100
+
+
+@dataclass
+class AddResult:
+    path: str
+    kind: str
+    oid: str
+    size: int
+    files: int | None
+    changed: bool
+    pointer: str
+    gitignore: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PathStatus:
+    """One tracked path. ``state``: ok, modified, missing or not in store."""
+
+    path: str
+    kind: str
+    state: str
+    added: int = 0
+    modified: int = 0
+    deleted: int = 0
+    in_store: bool = True
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if self.kind == "file":
+            for k in ("added", "modified", "deleted"):
+                d.pop(k)
+        return d
+
+
+@dataclass
+class CheckoutResult:
+    created: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # objects not in the store
+    corrupt: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class CheckoutIncomplete(GitmlError):
+    """Some data could not be checked out (exit 1); the rest was."""
+
+    exit_code = 1
+
+    def __init__(self, result: CheckoutResult) -> None:
+        parts = []
+        if result.corrupt:
+            parts.append(f"{len(result.corrupt)} corrupt in the store (not checked out): "
+                         + ", ".join(result.corrupt[:5]))
+        if result.missing:
+            parts.append(f"{len(result.missing)} missing from the store: "
+                         + ", ".join(result.missing[:5]) + " (pull them from a remote)")
+        super().__init__("checkout incomplete: " + "; ".join(parts))
+        self.result = result
+
+
+# -- hashing the workspace through the stat cache -------------------------------------------
+class Hasher:
+    """Hashes workspace files, asking the stat cache first and feeding it after."""
+
+    def __init__(self, repo: Repo, prefix: str) -> None:
+        repo.statcache.begin()
+        self.repo = repo
+        self.cache = repo.statcache.load_prefix(prefix)
+
+    def oid(self, rel: str, path: str, st: os.stat_result) -> str:
+        if stat.S_ISLNK(st.st_mode):  # a symlink link-type file: trust a link into the store
+            target = os.readlink(path)
+            store_objects = self.repo.store.objects + os.sep
+            if target.startswith(store_objects):
+                return "xxh3:" + target[len(store_objects):].replace(os.sep, "")
+            st = os.stat(path)
+        c = self.cache.get(rel)
+        if c is not None and c[0] == st.st_ino and c[1] == st.st_mtime_ns and c[2] == st.st_size:
+            return c[3]
+        oid = hash_file(path)
+        self.repo.statcache.put(rel, st, oid)
+        return oid
+
+
+def _scan(top: str) -> dict[str, os.stat_result]:
+    """rel path -> lstat of every non-directory below ``top`` (empty if it does not exist)."""
+    if not os.path.isdir(top):
+        return {}
+    return {rel: e.stat(follow_symlinks=False) for rel, e in walk_files(top)}
+
+
+def _load_manifest(repo: Repo, ptr: Pointer, rel: str) -> list[Entry] | None:
+    if not repo.store.has(ptr.oid):
+        return None
+    return manifest.loads(repo.store.read_bytes(ptr.oid, what=rel), f"manifest of {rel}")
+
+
+# -- add -----------------------------------------------------------------------------------
+def add(repo: Repo, targets: list[str], *, quiet: bool = False) -> list[AddResult]:
+    """Store each target (file or directory) and write its pointer and .gitignore entry."""
+    if not targets:
+        raise GitmlError("nothing to add: name at least one file or directory")
+    paths = tracked.expand(targets)
+    rels = [tracked.to_rel(repo.root, t) for t in paths]
+    kinds = [tracked.check_addable(repo.root, t, r) for t, r in zip(paths, rels, strict=True)]
+    tracked.check_not_git_tracked(repo.root, rels)
+    for r, is_dir in zip(rels, kinds, strict=True):
+        if is_dir:
+            _refuse_nested_pointers(repo, r)
+    with repo.lock(), repo.store.lock():
+        repo.statcache.begin()
+        staged = [_store_target(repo, r, is_dir, quiet) for r, is_dir in zip(rels, kinds,
+                                                                             strict=True)]
+        repo.store.flush()  # objects durable before any pointer names them
+        results = [_write_pointer(repo, *s) for s in staged]
+        repo.statcache.commit()
+    return results
+
+
+def _refuse_nested_pointers(repo: Repo, rel: str) -> None:
+    prefix = rel + "/"
+    for p in tracked.gitio.workspace_pointers(repo.root):
+        if p.startswith(prefix):
+            raise GitmlError(f"{rel} contains the tracked path {p[:-6]}; "
+                             f"run 'gitml remove {p[:-6]}' first")
+
+
+def _old_pointer(repo: Repo, rel: str) -> Pointer | None:
+    try:
+        return tracked.load_pointer(repo.root, rel + pointer.SUFFIX).ptr
+    except GitmlError:
+        return None
+
+
+def _store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
+                  ) -> tuple[str, Pointer, Pointer | None]:
+    store = repo.store
+    old = _old_pointer(repo, rel)
+    full = repo.abspath(rel)
+    hasher = Hasher(repo, rel)
+    if not is_dir:
+        st = os.stat(full)
+        oid = _store_file(repo, hasher, rel, full, st, None)
+        meta = old.meta if old and old.oid == oid else _file_meta(full)
+        return rel, Pointer(os.path.basename(full), "file", oid, st.st_size, None, meta), old
+    known: set[str] = set()
+    if old and old.is_dir and store.has(old.oid):
+        try:
+            known = {e.oid for e in manifest.loads(store.read_bytes(old.oid), rel)}
+        except GitmlError:
+            known = set()
+    entries: list[Entry] = []
+    total = 0
+    with Progress(f"adding {rel}", unit="files") as bar:
+        bar.on = bar.on and not quiet
+        for frel, e in walk_files(full):
+            if frel.endswith(pointer.SUFFIX):
+                raise GitmlError(f"{rel}/{frel} is a gitml pointer inside a directory being added")
+            try:
+                st = e.stat()
+            except FileNotFoundError:
+                raise GitmlError(f"{rel}/{frel} is a broken symbolic link") from None
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            oid = _store_file(repo, hasher, f"{rel}/{frel}", e.path, st, known)
+            entries.append(Entry(frel, oid, st.st_size, bool(st.st_mode & _EXEC)))
+            total += st.st_size
+            bar.update(1, st.st_size)
+    moid, data = manifest.oid_of(entries)
+    store.put_bytes(data)
+    name = os.path.basename(full)
+    return rel, Pointer(name, "dir", moid, total, len(entries)), old
+
+
+def _store_file(repo: Repo, hasher: Hasher, rel: str, path: str, st: os.stat_result,
+                known: set[str] | None) -> str:
+    c = hasher.cache.get(rel)
+    if (c is not None and c[0] == st.st_ino and c[1] == st.st_mtime_ns and c[2] == st.st_size
+            and ((known is not None and c[3] in known) or repo.store.has(c[3]))):
+        return c[3]
+    oid, _ = repo.store.put_file(path, st.st_size)
+    repo.statcache.put(rel, st, oid)
+    return oid
+
+
+def _file_meta(path: str) -> dict[str, Any]:
+    if path.endswith(".parquet"):
+        from gitml.tabular_meta import parquet_meta
+
+        return parquet_meta(path)
+    return {}
+
+
+def _write_pointer(repo: Repo, rel: str, ptr: Pointer, old: Pointer | None) -> AddResult:
+    prel = rel + pointer.SUFFIX
+    changed = old is None or old.to_dict() != ptr.to_dict()
+    if changed:
+        atomic_write(repo.abspath(prel), pointer.dumps(ptr).encode())
+    gi = tracked.ignore(repo.root, rel)
+    _relink(repo, rel, ptr)
+    return AddResult(rel, ptr.kind, ptr.oid, ptr.size, ptr.files, changed, prel,
+                     repo.rel(gi) if gi else None)
+
+
+def _relink(repo: Repo, rel: str, ptr: Pointer) -> None:
+    """With a linking link type, replace the added files by links into the store."""
+    first = repo.store.link_types[0]
+    if first not in ("hardlink", "symlink"):
+        return
+    full = repo.abspath(rel)
+    if not ptr.is_dir:
+        pairs = [(rel, full, Entry(rel, ptr.oid, ptr.size))]
+    else:
+        entries = manifest.loads(repo.store.read_bytes(ptr.oid), rel)
+        pairs = [(f"{rel}/{e.path}", os.path.join(full, *e.path.split("/")), e) for e in entries]
+    for frel, path, e in pairs:
+        st = os.lstat(path)
+        if repo.store.is_linked(path, st) or e.exec:
+            continue
+        repo.store.link(e.oid, path)
+        repo.statcache.put(frel, os.lstat(path), e.oid)
+
+
+# -- status --------------------------------------------------------------------------------
+def status(repo: Repo, targets: list[str] | None = None) -> list[PathStatus]:
+    """Compare every tracked path with its pointer; reads only files whose stat changed."""
+    out = []
+    for t in tracked.workspace_tracked(repo.root, targets):
+        out.append(_status_one(repo, t))
+    repo.statcache.commit()
+    return out
+
+
+def _status_one(repo: Repo, t: tracked.Tracked) -> PathStatus:
+    ptr, full = t.ptr, repo.abspath(t.rel)
+    in_store = repo.store.has(ptr.oid)
+    res = PathStatus(t.rel, ptr.kind, "ok", in_store=in_store, meta=ptr.meta)
+    if not os.path.lexists(full):
+        res.state = "missing"
+        return res
+    hasher = Hasher(repo, t.rel)
+    if not ptr.is_dir:
+        if os.path.isdir(full) or hasher.oid(t.rel, full, os.lstat(full)) != ptr.oid:
+            res.state = "modified"
+    else:
+        entries = _load_manifest(repo, ptr, t.rel) if in_store else None
+        if entries is None:
+            res.state = "not in store"
+            return res
+        added, modified, deleted = _compare_dir(repo, hasher, t.rel, full, entries)
+        res.added, res.modified, res.deleted = len(added), len(modified), len(deleted)
+        if added or modified or deleted:
+            res.state = "modified"
+    if res.state == "ok" and not in_store:
+        res.state = "not in store"
+    return res
+
+
+def _compare_dir(repo: Repo, hasher: Hasher, rel: str, full: str, entries: list[Entry]
+                 ) -> tuple[list[str], list[str], list[str]]:
+    """(added, modified, deleted) paths relative to the manifest."""
+    ws = _scan(full) if os.path.isdir(full) else {}
+    modified, deleted = [], []
+    for e in entries:
+        st = ws.pop(e.path, None)
+        if st is None:
+            deleted.append(e.path)
+            continue
+        path = os.path.join(full, e.path)
+        if (stat.S_ISREG(st.st_mode) and st.st_size != e.size) \
+                or hasher.oid(f"{rel}/{e.path}", path, st) != e.oid:
+            modified.append(e.path)
+    return sorted(ws), modified, deleted
+
+
+# -- checkout ------------------------------------------------------------------------------
+@dataclass
+class _Plan:
+    # (rel, absolute path, entry, whether the file is new)
+    writes: list[tuple[str, str, Entry, bool]] = field(default_factory=list)
+    deletes: list[tuple[str, str]] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)
+
+
+def checkout(repo: Repo, targets: list[str] | None = None, *, force: bool = False
+             ) -> CheckoutResult:
+    """Make the workspace match the pointers. Refuses to overwrite unstored changes."""
+    items = tracked.workspace_tracked(repo.root, targets)
+    result = CheckoutResult()
+    with repo.lock():
+        plan = _Plan()
+        for t in items:
+            _plan_one(repo, t, plan, force, result)
+        if plan.conflicts:
+            raise WorkspaceConflictError(
+                f"checkout would overwrite {len(plan.conflicts)} modified file(s) whose content "
+                f"is not stored: {', '.join(plan.conflicts[:10])}"
+                f"{' ...' if len(plan.conflicts) > 10 else ''} "
+                "(run 'gitml add' to keep them, or --force to discard)", plan.conflicts)
+        _apply(repo, plan, result)
+        repo.statcache.commit()
+    if result.missing or result.corrupt:
+        raise CheckoutIncomplete(result)
+    return result
+
+
+def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
+              result: CheckoutResult) -> None:
+    ptr, full = t.ptr, repo.abspath(t.rel)
+    hasher = Hasher(repo, t.rel)
+    if not ptr.is_dir:
+        entries = [Entry("", ptr.oid, ptr.size)]
+        ws = {"": os.lstat(full)} if os.path.lexists(full) else {}
+        if ws and stat.S_ISDIR(ws[""].st_mode):
+            plan.conflicts.append(t.rel + " (a directory is in the way)")
+            return
+    else:
+        try:
+            loaded = _load_manifest(repo, ptr, t.rel)
+        except IntegrityError:
+            result.corrupt.append(t.rel)
+            return
+        if loaded is None:
+            result.missing.append(t.rel)
+            return
+        entries = loaded
+        if os.path.lexists(full) and not os.path.isdir(full):
+            plan.conflicts.append(t.rel + " (a file is in the way of a directory)")
+            return
+        ws = _scan(full)
+        plan.dirs.append(full)
+    store = repo.store
+    for e in entries:
+        frel = f"{t.rel}/{e.path}" if e.path else t.rel
+        path = os.path.join(full, *e.path.split("/")) if e.path else full
+        st = ws.pop(e.path, None)
+        if st is None:
+            plan.writes.append((frel, path, e, True))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            plan.conflicts.append(frel + " (a directory is in the way)")
+            continue
+        cur = hasher.oid(frel, path, st)
+        if cur == e.oid:
+            if (st.st_mode & _EXEC != 0) != e.exec and not stat.S_ISLNK(st.st_mode):
+                os.chmod(path, (st.st_mode | 0o111) if e.exec else (st.st_mode & ~0o111))
+            continue
+        if force or store.has(cur):
+            plan.writes.append((frel, path, e, False))
+        else:
+            plan.conflicts.append(frel)
+    for rest, st in ws.items():  # stored files the directory no longer contains; keep the rest
+        frel, path = f"{t.rel}/{rest}", os.path.join(full, *rest.split("/"))
+        cur = hasher.oid(frel, path, st)
+        if store.has(cur):
+            plan.deletes.append((frel, path))
+
+
+def _apply(repo: Repo, plan: _Plan, result: CheckoutResult) -> None:
+    store, cache = repo.store, repo.statcache
+    made: set[str] = set()
+    for frel, path in plan.deletes:
+        os.unlink(path)
+        result.deleted.append(frel)
+    with Progress("checkout", total=len(plan.writes)) as bar:
+        for frel, path, e, new in plan.writes:
+            parent = os.path.dirname(path)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            try:
+                store.link(e.oid, path, executable=e.exec)
+            except MissingObjectError:
+                result.missing.append(frel)
+                continue
+            except IntegrityError:
+                result.corrupt.append(frel)
+                continue
+            cache.put(frel, os.lstat(path), e.oid)
+            (result.created if new else result.modified).append(frel)
+            bar.update(1, e.size)
+    if plan.deletes:
+        for d in plan.dirs:
+            remove_empty_dirs(d)
+
+
+# -- remove --------------------------------------------------------------------------------
+def remove(repo: Repo, targets: list[str]) -> list[str]:
+    """Delete the pointers and .gitignore lines of ``targets``; the data stays as a plain copy."""
+    if not targets:
+        raise GitmlError("nothing to remove: name at least one tracked path")
+    with repo.lock():
+        items = []
+        for target in targets:
+            rel = tracked.to_rel(repo.root, target)
+            if rel.endswith(pointer.SUFFIX):
+                rel = rel[: -len(pointer.SUFFIX)]
+            if not os.path.exists(repo.abspath(rel + pointer.SUFFIX)):
+                raise GitmlError(f"{target} is not tracked by gitml")
+            items.append(tracked.load_pointer(repo.root, rel + pointer.SUFFIX))
+        for t in items:
+            _unlink_from_store(repo, t)
+            os.unlink(repo.abspath(t.pointer_rel))
+            tracked.unignore(repo.root, t.rel)
+            repo.statcache.forget_prefix(t.rel)
+    return [t.rel for t in items]
+
+
+def _unlink_from_store(repo: Repo, t: tracked.Tracked) -> None:
+    """Turn files that share bytes with the store into private writable copies."""
+    full = repo.abspath(t.rel)
+    files = [full] if not t.ptr.is_dir else [e.path for _, e in walk_files(full)] \
+        if os.path.isdir(full) else []
+    for path in files:
+        if os.path.lexists(path) and repo.store.is_linked(path):
+            tmp = path + ".gitml-unlink"
+            with open(path, "rb") as src, open(tmp, "wb") as dst:
+                while chunk := src.read(1 << 22):
+                    dst.write(chunk)
+            os.replace(tmp, path)
