@@ -1,0 +1,93 @@
+"""Params and metrics files: parse JSON, YAML, TOML, CSV/TSV and flatten to dotted keys."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+from gitml.errors import FormatError
+
+FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml",
+           ".csv": "csv", ".tsv": "tsv"}
+MAX_BYTES = 64 << 20  # larger files are refused rather than hanging the command
+
+
+def format_of(path: str) -> str | None:
+    for ext, fmt in FORMATS.items():
+        if path.lower().endswith(ext):
+            return fmt
+    return None
+
+
+def parse(data: bytes, path: str, source: str | None = None) -> Any:
+    """Parse ``data`` by the extension of ``path``; errors name ``source`` (e.g. file@rev)."""
+    src = source or path
+    fmt = format_of(path)
+    if fmt is None:
+        raise FormatError(src, "unknown format (use .json, .yaml, .yml, .toml, .csv or .tsv)")
+    if len(data) > MAX_BYTES:
+        raise FormatError(src, f"file is larger than {MAX_BYTES >> 20} MiB; not read")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FormatError(src, "not UTF-8 text") from None
+    try:
+        if fmt == "json":
+            return json.loads(text) if text.strip() else {}
+        if fmt == "yaml":
+            from gitml import yamlio
+
+            return yamlio.loads(text, src) or {}
+        if fmt == "toml":
+            import tomllib
+
+            return tomllib.loads(text)
+        return _table(text, "\t" if fmt == "tsv" else ",")
+    except FormatError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise FormatError(src, f"cannot parse {fmt.upper()}: {e}") from None
+
+
+def _table(text: str, delim: str) -> dict[str, Any]:
+    """A metrics table: header + rows; the last row holds the values."""
+    rows = list(csv.reader(io.StringIO(text), delimiter=delim))
+    rows = [r for r in rows if r]
+    if not rows:
+        return {}
+    header, last = rows[0], rows[-1] if len(rows) > 1 else []
+    if len(rows) > 1 and len(last) != len(header):
+        raise ValueError(f"last row has {len(last)} fields, header has {len(header)}")
+    return {h: _scalar(v) for h, v in zip(header, last, strict=False)}
+
+
+def _scalar(v: str) -> Any:
+    try:
+        return int(v)
+    except ValueError:
+        pass
+    try:
+        f = float(v)
+        return f if math.isfinite(f) or v.lower() in ("nan", "inf", "-inf") else v
+    except ValueError:
+        return v
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings to dotted keys (``val.acc``); list items get an index (``a.0``)."""
+    out: dict[str, Any] = {}
+    stack: list[tuple[str, Any]] = [(prefix, obj)]
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, dict) and value:
+            for k, v in reversed(list(value.items())):
+                stack.append((f"{key}.{k}" if key else str(k), v))
+        elif isinstance(value, list) and value:
+            for i in range(len(value) - 1, -1, -1):
+                stack.append((f"{key}.{i}" if key else str(i), value[i]))
+        elif key:
+            out[key] = value
+    return out

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install the peer (DVC, pinned) into its own venv for side-by-side benchmarks.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+python3 -m venv "$here/.venv-dvc"
+"$here/.venv-dvc/bin/pip" install -q 'dvc==3.67.1' 'dvc-s3==3.3.0'
+"$here/.venv-dvc/bin/dvc" --version
