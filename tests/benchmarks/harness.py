@@ -136,6 +136,7 @@ class Bench:
                 cpu = statistics.median(s.cpu for s in r.samples)
                 rss = max(s.rss_mb for s in r.samples)
                 ratio = "1.00" if r is rows[0] else f"{r.median / base:.2f}x"
+                target = r.target if r is rows[0] else ""
                 lines.append(f"| {name} | {r.tool} | {r.median:.3f} | {min(ws):.3f}-{max(ws):.3f}"
-                             f" | {cpu:.2f} | {rss:.0f} | {ratio} | {r.target if r is rows[0] else ''} |")
+                             f" | {cpu:.2f} | {rss:.0f} | {ratio} | {target} |")
         return "\n".join(lines)
