@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Repo", "__version__"]
+__all__ = ["Live", "Repo", "__version__"]
 
 
 def __getattr__(name: str) -> Any:  # lazy: keep `import gitml` cheap
@@ -17,4 +17,8 @@ def __getattr__(name: str) -> Any:  # lazy: keep `import gitml` cheap
         from gitml.repo import Repo
 
         return Repo
+    if name == "Live":
+        from gitml.live import Live
+
+        return Live
     raise AttributeError(f"module 'gitml' has no attribute {name!r}")

@@ -35,6 +35,16 @@ COMMANDS: dict[str, str] = {
     "fetch": "gitml.cli.remote:fetch",
     "pull": "gitml.cli.remote:pull",
     "hooks": "gitml.cli.hooks:hooks",
+    "repro": "gitml.cli.pipeline:repro",
+    "dag": "gitml.cli.pipeline:dag",
+    "stage": "gitml.cli.pipeline:stage",
+    "exp": "gitml.cli.exp:exp",
+    "model": "gitml.cli.model:model",
+    "data": "gitml.cli.data:data",
+    "monitor": "gitml.cli.data:monitor",
+    "plots": "gitml.cli.plots:plots",
+    "report": "gitml.cli.plots:report",
+    "demo": "gitml.cli.demo:demo",
 }
 ALIASES = {"rm": "remove"}
 
