@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from gitml.errors import LockError, UnsafePathError
 
@@ -59,7 +59,7 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-_libc: ctypes.CDLL | None = None
+_libc: Any = None
 
 
 def syncfs(path: str | os.PathLike[str]) -> None:
@@ -70,6 +70,8 @@ def syncfs(path: str | os.PathLike[str]) -> None:
     global _libc
     try:
         if _libc is None:
+            import ctypes
+
             _libc = ctypes.CDLL(None, use_errno=True)
         fd = os.open(path, os.O_RDONLY)
         try:

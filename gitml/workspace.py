@@ -255,7 +255,8 @@ def status(repo: Repo, targets: list[str] | None = None) -> list[PathStatus]:
     out = []
     for t in tracked.workspace_tracked(repo.root, targets):
         out.append(_status_one(repo, t))
-    repo.statcache.commit()
+    if "statcache" in repo.__dict__:  # opened only when something was hashed
+        repo.statcache.commit()
     return out
 
 

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from gitml.errors import FormatError
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def loads(text: str | bytes, source: str) -> Any:
     """Parse YAML safely; a syntax error becomes a one-line :class:`FormatError`."""
+    import yaml  # ~15 ms: only for commands that read YAML
+
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - safe loader
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -25,5 +22,8 @@ def loads(text: str | bytes, source: str) -> Any:
 
 def dumps(data: Any) -> str:
     """Block-style YAML with keys in insertion order."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False,
                      allow_unicode=True)

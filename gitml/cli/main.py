@@ -6,8 +6,6 @@ import importlib
 import importlib.util
 import os
 import sys
-import tempfile
-import traceback
 from typing import Any
 
 import click
@@ -117,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _crash(e: BaseException) -> int:
+    import tempfile
+    import traceback
+
     fd, path = tempfile.mkstemp(prefix="gitml-crash-", suffix=".log")
     with os.fdopen(fd, "w") as f:
         f.write(f"gitml {__version__}\nargv: {sys.argv!r}\n\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -23,6 +22,8 @@ def quiet_option(f: F) -> F:
 
 
 def emit_json(obj: Any) -> None:
+    import json
+
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 

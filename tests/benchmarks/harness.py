@@ -13,6 +13,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,9 @@ DATA = Path(os.environ.get("GITML_BENCH_DATA", HERE / ".data"))  # generated, ke
 WORK = Path(os.environ.get("GITML_BENCH_WORK", HERE / ".work"))  # per-run scratch
 TRASH = WORK / "trash"  # big trees are moved here and deleted once at the end
 DVC_VENV = Path(os.environ.get("GITML_BENCH_DVC_VENV", HERE / ".venv-dvc"))
-GITML = shutil.which("gitml", path=str(Path(sys.executable).parent)) or "gitml"
+_VENV_GITML = HERE / ".venv-gitml" / "bin" / "gitml"  # a regular install (setup_peers.sh)
+GITML = str(_VENV_GITML) if _VENV_GITML.exists() else (
+    shutil.which("gitml", path=str(Path(sys.executable).parent)) or "gitml")
 DVC = str(DVC_VENV / "bin" / "dvc")
 
 WORKLOADS: dict[str, Callable[[Bench], None]] = {}
@@ -70,18 +73,23 @@ def git_env(home: Path) -> dict[str, str]:
 
 
 def run_timed(cmd: list[str] | str, cwd: Path, env: dict[str, str]) -> Sample:
-    """Run one process to completion; wall, user+sys and peak RSS from wait4."""
-    shell = isinstance(cmd, str)
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, shell=shell, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd!r} exited {proc.returncode}: {err[-2000:]}")
-    return Sample(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, proc.returncode)
+    """Run one process to completion: wall time here; CPU and peak RSS from GNU time.
+
+    GNU time (a small C program) forks the command, so the peak RSS is the command's own,
+    not that of a forked copy of this Python process.
+    """
+    shell_cmd = cmd if isinstance(cmd, str) else " ".join(cmd)
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        argv = ["/usr/bin/time", "-f", "%U %S %M", "-o", tf.name, "sh", "-c", shell_cmd]
+        t0 = time.perf_counter()
+        proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace")
+            raise RuntimeError(f"{shell_cmd!r} exited {proc.returncode}: {err[-2000:]}")
+        user, system, rss_kb = tf.read().split()[-3:]
+    return Sample(wall, float(user) + float(system), int(rss_kb) / 1024, 0)
 
 
 def sh(cmd: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
