@@ -128,6 +128,24 @@ def all_pointer_blobs(root: str) -> list[tuple[str, str]]:
     return result
 
 
+def for_each_ref(root: str, pattern: str, fields: list[str]) -> list[list[str]]:
+    """One ``git for-each-ref`` call: a list of field values per ref under ``pattern``.
+
+    ``fields`` are format atoms (``%(refname)``, ``%(contents)`` ...); fields are
+    NUL-separated so multi-line values such as tag messages arrive intact.
+    """
+    fmt = "%00".join(fields) + "%00"
+    out = run(root, "for-each-ref", f"--format={fmt}", pattern).decode(errors="replace")
+    parts = out.split("\0")
+    n = len(fields)
+    rows = []
+    for i in range(0, len(parts) - 1, n):
+        rec = parts[i:i + n]
+        rec[0] = rec[0].lstrip("\n")  # the newline git writes after each record
+        rows.append(rec)
+    return rows
+
+
 def worktrees(root: str) -> list[str]:
     """Paths of every work tree of the repository, the main one first."""
     out = run(root, "worktree", "list", "--porcelain", "-z")
