@@ -169,6 +169,16 @@ class BatchReader:
 
     def read(self, spec: str) -> bytes | None:
         """The content of a blob (``sha`` or ``rev:path``), or None when it does not exist."""
+        obj = self.read_object(spec)
+        return obj[2] if obj is not None and obj[1] == "blob" else None
+
+    def read_object(self, spec: str, limit: int | None = None
+                    ) -> tuple[str, str, bytes | None, int] | None:
+        """(sha, type, content, size) of any object (``rev^{commit}``, ``rev:dir``, ...).
+
+        None when it does not exist. Content larger than ``limit`` bytes is drained from
+        the pipe in chunks and returned as None, so a huge blob never sits in memory.
+        """
         if "\n" in spec:
             raise GitError(f"invalid object name {spec!r}")
         proc = self._start()
@@ -180,8 +190,13 @@ class BatchReader:
             return None
         parts = header.split()
         size = int(parts[2])
+        if limit is not None and size > limit:
+            left = size + 1
+            while left:
+                left -= len(proc.stdout.read(min(left, 1 << 20)))
+            return parts[0].decode(), parts[1].decode(), None, size
         data = proc.stdout.read(size + 1)[:-1]
-        return data if parts[1] == b"blob" else None
+        return parts[0].decode(), parts[1].decode(), data, size
 
     def read_many(self, specs: list[str]) -> Iterator[tuple[str, bytes | None]]:
         for spec in specs:
@@ -201,6 +216,17 @@ class BatchReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def parse_tree(data: bytes, oid_len: int = 20) -> Iterator[tuple[str, str, str]]:
+    """(mode, name, hex sha) of each entry of a raw tree object (``oid_len``: 20 for SHA-1)."""
+    pos, end = 0, len(data)
+    while pos < end:
+        nul = data.index(b"\0", pos)
+        mode, _, name = data[pos:nul].partition(b" ")
+        pos = nul + 1 + oid_len
+        yield (mode.decode(), name.decode(errors="surrogateescape"),
+               data[nul + 1:pos].hex())
 
 
 def gitpython_repo(root: str) -> Any:
