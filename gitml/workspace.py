@@ -213,7 +213,7 @@ def _store_file(repo: Repo, hasher: Hasher, rel: str, path: str, st: os.stat_res
 
 def _file_meta(path: str) -> dict[str, Any]:
     if path.endswith(".parquet"):
-        from gitml.tabular_meta import parquet_meta
+        from gitml.tabular.meta import parquet_meta
 
         return parquet_meta(path)
     return {}
