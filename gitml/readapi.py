@@ -13,7 +13,7 @@ import os
 from typing import IO, Any
 
 from gitml import gitio, manifest, pointer
-from gitml.errors import GitmlError, IntegrityError, MissingObjectError
+from gitml.errors import GitError, GitmlError, IntegrityError, MissingObjectError
 from gitml.hashing import hash_bytes
 from gitml.repo import Repo
 
@@ -37,6 +37,7 @@ class RevReader:
         self.repo = repo
         self.batch = gitio.BatchReader(repo.root)
         self._manifests: dict[str, dict[str, str]] = {}
+        self._commits: dict[str, str] = {}
 
     def close(self) -> None:
         self.batch.close()
@@ -58,14 +59,17 @@ class RevReader:
             if os.path.isfile(full):
                 return "file", full
         else:
-            data = self.batch.read(f"{rev}:{path}")
-            if data is not None:
-                return "bytes", data
+            sha = self.commit(rev)
+            obj = self.batch.read_object(f"{sha}:{path}")
+            if obj is not None and obj[1] == "blob":
+                return "bytes", obj[2]
+            if obj is not None and obj[1] == "tree":
+                raise NotFoundError(f"{path} is a directory at {rev}, not a file")
         # a tracked file, or a file inside a tracked directory
         parts = path.split("/")
         for i in range(len(parts), 0, -1):
             base = "/".join(parts[:i])
-            ptr = self._pointer(base, rev)
+            ptr = self._pointer(base, rev and self.commit(rev), rev)
             if ptr is None:
                 continue
             rest = "/".join(parts[i:])
@@ -82,7 +86,18 @@ class RevReader:
         where = f"at {rev}" if rev else "in the workspace"
         raise NotFoundError(f"{path} does not exist {where}")
 
-    def _pointer(self, base: str, rev: str | None) -> pointer.Pointer | None:
+    def commit(self, rev: str) -> str:
+        """The commit SHA of ``rev``; an unknown revision is a clear error, not "no such file"."""
+        sha = self._commits.get(rev)
+        if sha is None:
+            obj = None if rev.startswith("-") else self.batch.read_object(rev + "^{commit}")
+            if obj is None or obj[1] != "commit":
+                raise GitError(f"unknown revision {rev!r}")
+            sha = self._commits[rev] = obj[0]
+        return sha
+
+    def _pointer(self, base: str, rev: str | None, label: str | None = None
+                 ) -> pointer.Pointer | None:
         name = os.path.basename(base)
         if rev is None:
             p = self.repo.abspath(base + pointer.SUFFIX)
@@ -92,7 +107,7 @@ class RevReader:
         data = self.batch.read(f"{rev}:{base}{pointer.SUFFIX}")
         if data is None:
             return None
-        return pointer.loads(data, f"{rev}:{base}{pointer.SUFFIX}", name)
+        return pointer.loads(data, f"{label or rev}:{base}{pointer.SUFFIX}", name)
 
     def _manifest(self, oid: str, base: str) -> dict[str, str]:
         if oid not in self._manifests:

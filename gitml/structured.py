@@ -76,12 +76,20 @@ def _scalar(v: str) -> Any:
         return v
 
 
-def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings to dotted keys (``val.acc``); list items get an index (``a.0``)."""
+def flatten(obj: Any, prefix: str = "", limit: int | None = None) -> dict[str, Any]:
+    """Nested mappings to dotted keys (``val.acc``); list items get an index (``a.0``).
+
+    With ``limit``, more than that many entries raise ValueError before memory fills up.
+    """
     out: dict[str, Any] = {}
     stack: list[tuple[str, Any]] = [(prefix, obj)]
+    pushed = 0
     while stack:
         key, value = stack.pop()
+        if isinstance(value, dict | list) and value:
+            pushed += len(value)
+            if limit is not None and pushed > limit:
+                raise ValueError(f"more than {limit:,} values")
         if isinstance(value, dict) and value:
             for k, v in reversed(list(value.items())):
                 stack.append((f"{key}.{k}" if key else str(k), v))
