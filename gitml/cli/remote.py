@@ -1,0 +1,340 @@
+"""Remote commands: remote add/list/modify/remove/default, push, fetch, pull; and the
+printing of ``status --remote`` and ``gc --remote`` (called from gitml.cli.core)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from gitml.cli.output import emit_json, human_size, json_option, quiet_option, table
+from gitml.errors import BadInputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _repo():  # type: ignore[no-untyped-def]
+    from gitml.repo import Repo
+
+    return Repo()
+
+
+# -- gitml remote ... ---------------------------------------------------------------------
+@click.group()
+def remote() -> None:
+    """Configure where objects are pushed to and fetched from.
+
+    \b
+    gitml remote add storage s3://ml-bucket/projects/churn --default
+    gitml remote modify storage endpoint_url http://127.0.0.1:8333
+    gitml remote modify --local storage access_key_id AKIA...
+    gitml remote add nas /mnt/shared/gitml-store
+    gitml remote list
+    """
+
+
+@remote.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("-d", "--default", "make_default", is_flag=True,
+              help="Make it the default remote for push, fetch and pull.")
+@click.option("-f", "--force", is_flag=True, help="Replace a remote of the same name.")
+@quiet_option
+def remote_add(name: str, url: str, make_default: bool, force: bool, quiet: bool,
+               verbose: bool) -> None:
+    """Add a remote: s3://bucket/prefix, or a directory (absolute, or relative to the repo).
+
+    The first remote added becomes the default. Example: gitml remote add nas /mnt/gitml
+    """
+    from gitml.remotes import config as rconfig
+
+    rconfig.check_name(name)
+    with _repo() as repo:
+        conf = repo.config
+        if name in rconfig.names(repo):
+            if not force:
+                raise BadInputError(f"remote {name!r} exists; use --force to replace it")
+            conf.unset(f"remote.{name}")
+        if "://" not in url and not os.path.isabs(os.path.expanduser(url)):
+            # a relative directory is given from the cwd, kept relative to the repo root
+            url = os.path.relpath(os.path.abspath(url), repo.root)
+        conf.set(f"remote.{name}.url", url)
+        first = rconfig.default_remote(repo) is None
+        if make_default or first:
+            conf.set("core.remote", name)
+    if not quiet:
+        click.echo(f"Added remote {name} ({url})" + (" as the default" if make_default
+                                                       or first else ""))
+        if url.startswith("s3://"):
+            click.echo(f"Credentials: the AWS chain, or 'gitml remote modify --local {name} "
+                       "access_key_id ...' (never committed)")
+
+
+@remote.command("list")
+@json_option
+def remote_list(as_json: bool) -> None:
+    """List remotes (credentials are never shown)."""
+    from gitml.remotes import config as rconfig
+
+    with _repo() as repo:
+        default = rconfig.default_remote(repo)
+        rows = []
+        for name in rconfig.names(repo):
+            sec = repo.config.section(f"remote.{name}")
+            local = repo.config.local.get("remote", {}).get(name, {})
+            creds = "config.local.yaml" if any(k in local for k in rconfig.SECRETS) else (
+                "AWS chain" if str(sec.get("url", "")).startswith("s3://") else "-")
+            opts = {k: v for k, v in sec.items() if k != "url" and not rconfig.is_secret_key(
+                f"remote.{name}.{k}")}
+            rows.append({"name": name, "url": sec.get("url"), "default": name == default,
+                         "credentials": creds, "options": opts})
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("No remotes. Add one with: gitml remote add NAME URL")
+        return
+    click.echo(table(("name", "url", "options", "credentials"),
+                     [(r["name"] + (" (default)" if r["default"] else ""), r["url"],
+                       " ".join(f"{k}={v}" for k, v in sorted(r["options"].items())),
+                       r["credentials"]) for r in rows]))
+
+
+@remote.command("modify")
+@click.argument("name")
+@click.argument("key")
+@click.argument("value", required=False)
+@click.option("--local", is_flag=True,
+              help="Write to .gitml/config.local.yaml (not committed); required for secrets.")
+@click.option("--unset", is_flag=True, help="Remove the option.")
+def remote_modify(name: str, key: str, value: str | None, local: bool, unset: bool) -> None:
+    """Set an option of a remote.
+
+    \b
+    Options: url, endpoint_url, region, profile, jobs, retries, addressing_style,
+             and (with --local only) access_key_id, secret_access_key, session_token.
+    Example: gitml remote modify storage endpoint_url https://minio.example.com:9000
+    """
+    from gitml.remotes import config as rconfig
+
+    options = ("url", "endpoint_url", "region", "profile", "jobs", "retries",
+               "addressing_style", *rconfig.SECRETS)
+    if key not in options:
+        raise BadInputError(f"unknown remote option {key!r}: use one of {', '.join(options)}")
+    full = f"remote.{name}.{key}"
+    secret = rconfig.is_secret_key(full)
+    if secret and not local:
+        raise BadInputError(f"{key} is a credential: it goes only to .gitml/config.local.yaml;"
+                            f" run 'gitml remote modify --local {name} {key} ...'")
+    with _repo() as repo:
+        if name not in rconfig.names(repo):
+            raise BadInputError(f"unknown remote {name!r}")
+        conf = repo.config
+        if unset:
+            if not conf.unset(full, local=local):
+                raise BadInputError(f"{full} is not set" + (" locally" if local else ""))
+            return
+        if value is None:
+            raise click.UsageError("give a VALUE, or --unset")
+        if secret:
+            with rconfig.allow_secrets():
+                conf.set(full, value, local=True)
+        else:
+            conf.set(full, value, local=local)
+    where = ".gitml/config.local.yaml" if local else ".gitml/config.yaml"
+    click.echo(f"Set {full} in {where}" + ("" if secret else f" to {value}"))
+
+
+@remote.command("remove")
+@click.argument("name")
+def remote_remove(name: str) -> None:
+    """Forget a remote (its data is not touched)."""
+    from gitml.remotes import config as rconfig
+
+    with _repo() as repo:
+        if name not in rconfig.names(repo):
+            raise BadInputError(f"unknown remote {name!r}")
+        repo.config.unset(f"remote.{name}")
+        repo.config.unset(f"remote.{name}", local=True)
+        if rconfig.default_remote(repo) == name:
+            repo.config.unset("core.remote")
+    click.echo(f"Removed remote {name}")
+
+
+@remote.command("default")
+@click.argument("name", required=False)
+def remote_default(name: str | None) -> None:
+    """Show or set the default remote."""
+    from gitml.remotes import config as rconfig
+
+    with _repo() as repo:
+        if name is None:
+            current = rconfig.default_remote(repo)
+            if current is None:
+                raise BadInputError("no default remote: gitml remote default NAME")
+            click.echo(current)
+            return
+        if name not in rconfig.names(repo):
+            raise BadInputError(f"unknown remote {name!r}")
+        repo.config.set("core.remote", name)
+
+
+# -- push / fetch / pull ------------------------------------------------------------------
+def _transfer_options(f: F) -> F:
+    f = quiet_option(f)
+    f = json_option(f)
+    f = click.option("-j", "--jobs", type=int, help="Parallel transfers (default: 16 for S3, "
+                     "2 x cores for a directory; or remote option 'jobs').")(f)
+    f = click.option("--all-tags", is_flag=True, help="Every tag's tracked data.")(f)
+    f = click.option("--all-branches", is_flag=True, help="Every branch's tracked data.")(f)
+    f = click.option("--rev", "revs", multiple=True, metavar="REV",
+                     help="Tracked data at REV instead of the workspace (repeatable).")(f)
+    f = click.option("-r", "--remote", "remote_name", metavar="NAME",
+                     help="Remote to use (default: the default remote).")(f)
+    return click.argument("targets", nargs=-1, type=click.Path())(f)
+
+
+def _kw(targets: tuple[str, ...], remote_name: str | None, revs: tuple[str, ...],
+        all_branches: bool, all_tags: bool, jobs: int | None) -> dict[str, Any]:
+    return {"targets": list(targets) or None, "remote": remote_name,
+            "revs": list(revs) or None, "all_branches": all_branches, "all_tags": all_tags,
+            "jobs": jobs}
+
+
+def _summary(r: Any) -> str:
+    if r.action == "push":
+        if not r.transferred and not r.missing and not r.corrupt:
+            return f"Everything is on {r.remote} already ({r.objects} objects)."
+        return (f"pushed {r.transferred} object{'s' * (r.transferred != 1)} "
+                f"({human_size(r.bytes)}) to {r.remote}; {r.present} already there")
+    if not r.transferred and not r.missing and not r.corrupt:
+        return f"Everything is in the store already ({r.objects} objects)."
+    return (f"fetched {r.transferred} object{'s' * (r.transferred != 1)} "
+            f"({human_size(r.bytes)}) from {r.remote}; {r.present} already in the store")
+
+
+def _run(action: str, kw: dict[str, Any], as_json: bool, quiet: bool) -> None:
+    from gitml.remotes import transfer
+    from gitml.remotes.base import TransferIncomplete
+
+    with _repo() as repo:
+        try:
+            result = getattr(transfer, action)(repo, **kw)
+            error = None
+        except TransferIncomplete as e:
+            result, error = e.result, e
+    if as_json:
+        emit_json(result.to_dict())
+    elif not quiet:
+        click.echo(_summary(result))
+    if error:
+        raise error
+
+
+@click.command()
+@_transfer_options
+def push(targets: tuple[str, ...], remote_name: str | None, revs: tuple[str, ...],
+         all_branches: bool, all_tags: bool, jobs: int | None, as_json: bool, quiet: bool,
+         verbose: bool) -> None:
+    """Send tracked data the remote lacks (the workspace's, or --rev / --all-branches).
+
+    Example: gitml push -r storage --all-branches -j 32
+    """
+    _run("push", _kw(targets, remote_name, revs, all_branches, all_tags, jobs), as_json, quiet)
+
+
+@click.command()
+@_transfer_options
+def fetch(targets: tuple[str, ...], remote_name: str | None, revs: tuple[str, ...],
+          all_branches: bool, all_tags: bool, jobs: int | None, as_json: bool, quiet: bool,
+          verbose: bool) -> None:
+    """Download tracked data the store lacks into the store (each object verified).
+
+    Example: gitml fetch --rev main data/train.parquet
+    """
+    _run("fetch", _kw(targets, remote_name, revs, all_branches, all_tags, jobs), as_json, quiet)
+
+
+@click.command()
+@_transfer_options
+@click.option("-f", "--force", is_flag=True, help="Overwrite modified files that are not stored.")
+def pull(targets: tuple[str, ...], remote_name: str | None, revs: tuple[str, ...],
+         all_branches: bool, all_tags: bool, jobs: int | None, as_json: bool, quiet: bool,
+         verbose: bool, force: bool) -> None:
+    """fetch, then check out. A target inside a tracked directory pulls just that part.
+
+    Example: gitml pull data/images/cats
+    """
+    from gitml.remotes import transfer
+
+    kw = _kw(targets, remote_name, revs, all_branches, all_tags, jobs)
+    with _repo() as repo:
+        result = transfer.pull(repo, force=force, **kw)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    if quiet:
+        return
+    click.echo(_summary(result.fetch))
+    co = result.checkout
+    parts = [f"{len(v)} {k}" for k, v in (("created", co.created), ("modified", co.modified),
+                                            ("deleted", co.deleted)) if v]
+    click.echo("checkout: " + (", ".join(parts) if parts else "data matches the pointers"))
+
+
+# -- called from gitml.cli.core -----------------------------------------------------------
+def show_remote_status(targets: list[str], remote_name: str | None, as_json: bool,
+                       quiet: bool, verbose: bool) -> None:
+    """``gitml status --remote [NAME]``."""
+    from gitml.remotes import config as rconfig
+    from gitml.remotes.status import remote_status
+
+    with _repo() as repo:
+        if remote_name and remote_name not in rconfig.names(repo) \
+                and os.path.exists(remote_name):
+            targets, remote_name = [remote_name, *targets], None  # `status --remote data/`
+        st = remote_status(repo, targets or None, remote_name)
+    if as_json:
+        emit_json(st.to_dict())
+        return
+    if quiet:
+        return
+    if not st.paths:
+        click.echo("No tracked data. Track some with: gitml add PATH")
+        return
+    shown = [p for p in st.paths if verbose or p.state != "in sync"]
+    if not shown:
+        click.echo(f"In sync with {st.remote}: {len(st.paths)} tracked "
+                   f"path{'s' * (len(st.paths) != 1)}, nothing to push or fetch.")
+        return
+    click.echo(f"remote {st.remote} ({st.url})")
+    rows = []
+    for p in shown:
+        detail = []
+        if p.not_pushed:
+            detail.append(f"{p.not_pushed} to push")
+        if p.not_fetched:
+            detail.append(f"{p.not_fetched} to fetch")
+        if p.missing:
+            detail.append(f"{p.missing} in neither")
+        rows.append((p.state, p.path + ("/" if p.kind == "dir" else ""),
+                     f"{p.objects}", ", ".join(detail)))
+    click.echo(table(("state", "path", "objects", "detail"), rows, align="llrl"))
+
+
+def run_remote_gc(remote_name: str | None, dry_run: bool, workspace_only: bool, force: bool,
+                  as_json: bool, quiet: bool) -> None:
+    """``gitml gc --remote [NAME]``."""
+    from gitml.remotes.gc import gc_remote
+
+    with _repo() as repo:
+        r = gc_remote(repo, remote_name, dry_run=dry_run, workspace_only=workspace_only,
+                      force=force)
+    if as_json:
+        emit_json(r.to_dict())
+    elif not quiet:
+        verb = "would remove" if dry_run else "removed"
+        click.echo(f"{r.remote}: {verb} {r.removed} object{'s' * (r.removed != 1)}, "
+                   f"{human_size(r.bytes_freed)}; kept {r.kept}")

@@ -1,0 +1,248 @@
+"""S3 and S3-compatible object storage (AWS, MinIO, Ceph, SeaweedFS, R2 …) through boto3.
+
+Why boto3: it is the reference client, already carries the whole AWS credential chain
+(environment, profiles and SSO, container and instance roles), retries with back-off,
+and its TransferManager does parallel multipart transfers; one shared client is
+thread-safe, so the engine's thread pool drives many small requests at once.
+
+Keys mirror the store: ``<prefix>/objects/ab/cdef…``. A PUT is atomic (a multipart
+upload appears only when completed), so an interrupted push never leaves a partial
+object under its name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from gitml.hashing import CHUNK, PREFIX, is_oid
+from gitml.remotes.base import (
+    LIST_THRESHOLD,
+    Progress,
+    RemoteAuthError,
+    RemoteError,
+    exists_by_listing,
+    key_of,
+)
+
+MULTIPART = 64 << 20  # objects above this go through TransferManager (parallel parts)
+PART = 16 << 20
+_AUTH_CODES = {"AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "ExpiredToken",
+               "InvalidToken", "TokenRefreshRequired", "InvalidClientTokenId", "403",
+               "AllAccessDisabled", "AccountProblem"}
+_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix/") (prefix "" or ends in /)."""
+    rest = url[len("s3://"):]
+    bucket, _, prefix = rest.partition("/")
+    prefix = prefix.strip("/")
+    return bucket, (prefix + "/" if prefix else "")
+
+
+class S3Backend:
+    """One bucket prefix; one shared boto3 client."""
+
+    def __init__(self, name: str, url: str, options: dict[str, Any], *, jobs: int) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.name = name
+        self.url = url
+        self.bucket, self.prefix = parse_url(url)
+        self.jobs = jobs
+        endpoint = options.get("endpoint_url") or None
+        region = options.get("region") or None
+        if endpoint and not region and not os.environ.get("AWS_DEFAULT_REGION") \
+                and not os.environ.get("AWS_REGION"):
+            region = "us-east-1"  # S3-compatible servers ignore it, but signing needs one
+        style = options.get("addressing_style") or ("path" if endpoint else "auto")
+        key_id = options.get("access_key_id")
+        secret = options.get("secret_access_key")
+        if bool(key_id) != bool(secret):
+            raise RemoteAuthError(
+                f"remote {name}: set both access_key_id and secret_access_key in "
+                f".gitml/config.local.yaml, or neither (to use the AWS credential chain)")
+        self.retries = int(options.get("retries") or 5)
+        try:
+            session = boto3.session.Session(
+                profile_name=options.get("profile") or None,
+                aws_access_key_id=key_id or None, aws_secret_access_key=secret or None,
+                aws_session_token=options.get("session_token") or None)
+            self.client = session.client(
+                "s3", endpoint_url=endpoint, region_name=region,
+                config=Config(max_pool_connections=max(jobs, 10) + 10,
+                              retries={"max_attempts": self.retries, "mode": "standard"},
+                              connect_timeout=10, read_timeout=60,
+                              s3={"addressing_style": style}))
+        except Exception as e:
+            raise self._translate(e) from None
+        from boto3.s3.transfer import TransferConfig
+
+        self.transfer_config = TransferConfig(
+            multipart_threshold=MULTIPART, multipart_chunksize=PART,
+            max_concurrency=max(4, min(jobs, 16)), use_threads=True)
+
+    # -- errors -----------------------------------------------------------------------
+    def _where(self) -> str:
+        ep = self.client.meta.endpoint_url if hasattr(self, "client") else ""
+        return f"remote {self.name} ({self.url}{' at ' + ep if ep else ''})"
+
+    def _translate(self, e: Exception) -> Exception:
+        """botocore's exceptions -> one clear line; never includes a credential."""
+        from botocore import exceptions as bx
+
+        if isinstance(e, bx.ClientError):
+            err = e.response.get("Error", {})
+            code = str(err.get("Code", ""))
+            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in _AUTH_CODES or status == 403:
+                return RemoteAuthError(
+                    f"{self._where()} refused the credentials ({code or status}): check "
+                    "the AWS environment or profile, or 'gitml remote modify --local "
+                    f"{self.name} access_key_id|secret_access_key ...'")
+            if code == "NoSuchBucket":
+                return RemoteError(f"{self._where()}: bucket {self.bucket!r} does not exist")
+            return RemoteError(f"{self._where()}: {code or status}: {err.get('Message', e)}")
+        if isinstance(e, (bx.NoCredentialsError, bx.PartialCredentialsError)):
+            return RemoteAuthError(
+                f"{self._where()}: no credentials found: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, a profile (remote option 'profile'), or "
+                f"'gitml remote modify --local {self.name} access_key_id ...'")
+        if isinstance(e, bx.ProfileNotFound):
+            return RemoteError(f"remote {self.name}: {e}")
+        if isinstance(e, (bx.EndpointConnectionError, bx.ConnectionClosedError,
+                          bx.ReadTimeoutError, bx.ConnectTimeoutError, bx.ConnectionError)):
+            return RemoteError(f"cannot reach {self._where()} after {self.retries} attempts: "
+                               f"{type(e).__name__}")
+        if isinstance(e, bx.BotoCoreError):
+            return RemoteError(f"{self._where()}: {e}")
+        return e
+
+    def _call(self, fn: Any, **kw: Any) -> Any:
+        try:
+            return fn(Bucket=self.bucket, **kw)
+        except Exception as e:
+            raise self._translate(e) from None
+
+    @staticmethod
+    def _is_missing(e: Exception) -> bool:
+        from botocore.exceptions import ClientError
+
+        return isinstance(e, ClientError) and str(
+            e.response.get("Error", {}).get("Code", "")) in _MISSING_CODES
+
+    # -- listing ----------------------------------------------------------------------
+    def list(self, prefix: str | None = None, sizes: bool = False
+             ) -> Iterator[tuple[str, int]]:
+        base = self.prefix + "objects/"
+        kw: dict[str, Any] = {"Prefix": base + (prefix + "/" if prefix else "")}
+        skip = len(base)
+        while True:
+            page = self._call(self.client.list_objects_v2, **kw)
+            for item in page.get("Contents", ()):
+                oid = PREFIX + item["Key"][skip:].replace("/", "", 1)
+                if is_oid(oid) and item["Key"][skip + 2:skip + 3] == "/":
+                    yield oid, int(item.get("Size", -1))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+            kw["ContinuationToken"] = token
+
+    def exists(self, oids: list[str]) -> set[str]:
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            if len(oids) > LIST_THRESHOLD:
+                return exists_by_listing(self, oids, pool.map)
+            return {oid for oid, ok in zip(oids, pool.map(self._head, oids), strict=True)
+                    if ok}
+
+    def _head(self, oid: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.prefix + key_of(oid))
+            return True
+        except Exception as e:
+            if self._is_missing(e):
+                return False
+            raise self._translate(e) from None
+
+    # -- transfers --------------------------------------------------------------------
+    def put(self, oid: str, src: str, size: int, data: bytes | None = None,
+            progress: Progress | None = None) -> None:
+        key = self.prefix + key_of(oid)
+        if data is not None:
+            self._call(self.client.put_object, Key=key, Body=data)
+        elif size < MULTIPART:
+            with open(src, "rb") as f:
+                self._call(self.client.put_object, Key=key, Body=f)
+        else:
+            try:
+                self.client.upload_file(src, self.bucket, key, Config=self.transfer_config,
+                                        Callback=progress)
+                return
+            except Exception as e:
+                raise self._translate(_unwrap(e)) from None
+        if progress:
+            progress(size)
+
+    def read(self, oid: str) -> bytes | None:
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key_of(oid))
+            data: bytes = resp["Body"].read()
+            return data
+        except Exception as e:
+            if self._is_missing(e):
+                return None
+            raise self._translate(e) from None
+
+    def get(self, oid: str, dst: str, size: int | None = None,
+            progress: Progress | None = None) -> bool:
+        key = self.prefix + key_of(oid)
+        try:
+            if size is not None and size >= MULTIPART:
+                self.client.download_file(self.bucket, key, dst, Config=self.transfer_config,
+                                          Callback=progress)
+                return True
+            resp = self.client.get_object(Bucket=self.bucket, Key=key)
+            with open(dst, "xb") as f:
+                body = resp["Body"]
+                while chunk := body.read(CHUNK):
+                    f.write(chunk)
+                    if progress:
+                        progress(len(chunk))
+            return True
+        except Exception as e:
+            e = _unwrap(e)
+            with contextlib.suppress(OSError):
+                if os.path.exists(dst):
+                    os.unlink(dst)
+            if self._is_missing(e):
+                return False
+            raise self._translate(e) from None
+
+    def delete(self, oids: list[str]) -> None:
+        for i in range(0, len(oids), 1000):  # the API's batch limit
+            objs = [{"Key": self.prefix + key_of(o)} for o in oids[i:i + 1000]]
+            resp = self._call(self.client.delete_objects, Delete={"Objects": objs, "Quiet": True})
+            errors = resp.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise RemoteError(f"{self._where()}: cannot delete {first.get('Key')}: "
+                                  f"{first.get('Code')} {first.get('Message', '')}".rstrip())
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+
+def _unwrap(e: Exception) -> Exception:
+    """TransferManager wraps a 404 HEAD in a ClientError already; other wrappers pass."""
+    cause = e.__cause__ or e.__context__
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if not isinstance(e, (BotoCoreError, ClientError)) and isinstance(cause, Exception):
+        return cause
+    return e
