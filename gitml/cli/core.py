@@ -59,13 +59,21 @@ _STATE_ORDER = {"modified": 0, "missing": 1, "not in store": 2, "ok": 3}
 
 @click.command()
 @click.argument("targets", nargs=-1, type=click.Path())
+@click.option("--remote", is_flag=False, flag_value="", default=None, metavar="[NAME]",
+              help="Compare with a remote (default: the default remote): what is not pushed "
+                   "or not fetched.")
 @json_option
 @quiet_option
-def status(targets: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool) -> None:
-    """Show which tracked paths differ from their pointers.
+def status(targets: tuple[str, ...], remote: str | None, as_json: bool, quiet: bool,
+           verbose: bool) -> None:
+    """Show which tracked paths differ from their pointers (--remote: from a remote).
 
     Exit 0 either way; use --json to script it. Example: gitml status data/
     """
+    if remote is not None:
+        from gitml.cli.remote import show_remote_status
+
+        return show_remote_status(list(targets), remote or None, as_json, quiet, verbose)
     with _repo() as repo:
         items = repo.status(list(targets) or None)
     if as_json:
@@ -190,14 +198,20 @@ def remove(targets: tuple[str, ...], quiet: bool, verbose: bool) -> None:
 @click.option("-w", "--workspace-only", is_flag=True,
               help="Keep only what the work trees reference now (needs --force).")
 @click.option("-f", "--force", is_flag=True, help="Confirm a narrowing or a shared store.")
+@click.option("--remote", is_flag=False, flag_value="", default=None, metavar="[NAME]",
+              help="Collect on a remote (default: the default remote) instead of the store.")
 @json_option
 @quiet_option
-def gc(dry_run: bool, workspace_only: bool, force: bool, as_json: bool, quiet: bool,
-       verbose: bool) -> None:
+def gc(dry_run: bool, workspace_only: bool, force: bool, remote: str | None, as_json: bool,
+       quiet: bool, verbose: bool) -> None:
     """Delete objects that no branch, tag, stash, worktree or workspace references.
 
-    Example: gitml gc --dry-run
+    Example: gitml gc --dry-run;  gitml gc --remote storage --dry-run
     """
+    if remote is not None:
+        from gitml.cli.remote import run_remote_gc
+
+        return run_remote_gc(remote or None, dry_run, workspace_only, force, as_json, quiet)
     with _repo() as repo:
         result = repo.gc(dry_run=dry_run, workspace_only=workspace_only, force=force)
     if as_json:
@@ -248,10 +262,12 @@ def config(key: str | None, value: str | None, local: bool, unset: bool, list_: 
     gitml config core.cache_dir /mnt/shared/gitml-cache
     gitml config --list
     """
+    from gitml.remotes.config import is_secret_key  # registers remote.* keys
+
     with _repo() as repo:
         conf = repo.config
-        if list_ or key is None:
-            items = conf.items()
+        if list_ or key is None:  # credentials are never printed
+            items = [(k, "****" if is_secret_key(k) else v, f) for k, v, f in conf.items()]
             if as_json:
                 emit_json([{"key": k, "value": v, "file": f} for k, v, f in items])
             else:
@@ -266,6 +282,7 @@ def config(key: str | None, value: str | None, local: bool, unset: bool, list_: 
             v = conf.get(key)
             if v is None:
                 raise CheckFailed(f"{key} is not set")
+            v = "****" if is_secret_key(key) else v
             if as_json:
                 emit_json(v)
             else:
