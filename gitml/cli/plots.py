@@ -1,0 +1,142 @@
+"""``gitml plots show|diff`` and ``gitml report``: charts and a comparison page."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from gitml.cli.output import emit_json, human_size, json_option
+
+_MAX_POINTS = click.option(
+    "--max-points", type=click.IntRange(min=0), default=2000, show_default=True,
+    help="Reduce longer lines to this many points for display (0: draw every point).")
+_OUTPUT = click.option("-o", "--output", type=click.Path(dir_okay=False),
+                       help="Write here: .html (interactive), .png or .svg. "
+                            "Default: .gitml/tmp/plots.html")
+_OPEN = click.option("--open", "open_", is_flag=True, help="Open the page in a browser.")
+
+
+@click.group()
+def plots() -> None:
+    """Draw series (loss curves, ROC points, confusion matrices) across revisions.
+
+    \b
+    gitml plots show                          # the workspace's series
+    gitml plots diff main exp-3 -o cmp.html --open
+    """
+
+
+@plots.command()
+@click.argument("targets", nargs=-1, type=click.Path())
+@_OUTPUT
+@_OPEN
+@_MAX_POINTS
+@json_option
+def show(targets: tuple[str, ...], output: str | None, open_: bool, max_points: int,
+         as_json: bool) -> None:
+    """Draw the workspace's series: gitml-live/plots/ and files under plots: in gitml.yaml.
+
+    Example: gitml plots show gitml-live/plots/metrics/train.loss.tsv -o loss.png
+    """
+    from gitml.plots import plots_show
+
+    result = plots_show(list(targets) or None, output, max_points=max_points,
+                        render_output=not as_json or bool(output))
+    _report(result, as_json, open_)
+
+
+@plots.command()
+@click.argument("revs", nargs=-1)
+@click.option("-t", "--target", "targets", multiple=True, type=click.Path(),
+              help="Only this file or folder (repeatable).")
+@_OUTPUT
+@_OPEN
+@_MAX_POINTS
+@json_option
+def diff(revs: tuple[str, ...], targets: tuple[str, ...], output: str | None, open_: bool,
+         max_points: int, as_json: bool) -> None:
+    """Draw series of several revisions on shared charts, one colour per revision.
+
+    No REV: HEAD against the workspace; one REV: it against the workspace.
+
+    Example: gitml plots diff main exp-3 exp-5 -o report.html --open
+    """
+    from gitml.plots import plots_diff
+
+    result = plots_diff(list(revs), list(targets) or None, output, max_points=max_points,
+                        render_output=not as_json or bool(output))
+    _report(result, as_json, open_)
+
+
+def _report(result: Any, as_json: bool, open_: bool) -> None:
+    if as_json:
+        emit_json(result.to_dict(data=True))
+    else:
+        _print_summary(result)
+    if open_ and result.output:
+        _open(result.output)
+
+
+def _print_summary(result: Any) -> None:
+    labels = ", ".join(r.label for r in result.revs)
+    if not result.charts:
+        click.echo(f"No series found at {labels}. Log some with 'from gitml import Live', or "
+                   "declare files under 'plots:' in gitml.yaml.")
+    if result.output:
+        where = os.path.relpath(result.output)
+        click.echo(f"Wrote {where} ({human_size(result.size)}): {len(result.charts)} "
+                   f"chart{'s' if len(result.charts) != 1 else ''} for {labels}")
+    for chart in result.charts:
+        counts = " · ".join(f"{r['rev']} {r.get('points', 0):,}" for r in chart.summary)
+        click.echo(f"  {chart.title}: {counts}")
+    for chart in result.charts:
+        for note in chart.notes:
+            click.echo(f"note: {chart.title}: {note}")
+
+
+def _open(path: str) -> None:
+    import webbrowser
+
+    url = "file://" + os.path.abspath(path)
+    if not webbrowser.open(url):
+        click.echo(f"Could not start a browser; open {url}", err=True)
+
+
+@click.command()
+@click.argument("revs", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="report.md (Markdown + PNG images beside it) or report.html (one page). "
+                   "Default: Markdown on stdout, without images.")
+@click.option("-t", "--target", "targets", multiple=True, type=click.Path(),
+              help="Only these plot files or folders (repeatable).")
+@_OPEN
+@_MAX_POINTS
+@json_option
+@click.option("--md", "as_md", is_flag=True, help="Print the Markdown (also with -o).")
+def report(revs: tuple[str, ...], output: str | None, targets: tuple[str, ...], open_: bool,
+           max_points: int, as_json: bool, as_md: bool) -> None:
+    """Compare two revisions on one page: params, metrics, curves and data changes.
+
+    One REV compares it with the workspace. Made for pull requests.
+
+    Example: gitml report main exp-3 -o pr.md
+    """
+    from gitml.errors import BadInputError
+    from gitml.plots.report import build_report
+
+    if len(revs) > 2:
+        raise BadInputError("report compares two revisions (A B), or one with the workspace")
+    rep = build_report(list(revs), output, targets=list(targets) or None,
+                       max_points=max_points)
+    if as_json:
+        emit_json(rep.to_dict())
+    elif as_md or not output:
+        click.echo(rep.markdown, nl=False)
+    if output and not as_json:
+        extra = f" and {len(rep.images)} image{'s' if len(rep.images) != 1 else ''}" \
+            if rep.images else ""
+        click.echo(f"Wrote {os.path.relpath(output)}{extra}", err=as_md)
+    if open_ and output:
+        _open(output)
