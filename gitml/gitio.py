@@ -20,8 +20,9 @@ _GIT_ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX",
                  "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES")
 
 
-def git_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROP}
+def git_env(keep_index: bool = False) -> dict[str, str]:
+    drop = [k for k in _GIT_ENV_DROP if k != "GIT_INDEX_FILE"] if keep_index else _GIT_ENV_DROP
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.setdefault("GIT_TERMINAL_PROMPT", "0")
     return env
 
@@ -58,11 +59,16 @@ def common_root(root: str) -> str:
     return os.path.dirname(common) if os.path.basename(common) == ".git" else root
 
 
-def run(root: str, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
-    """Run ``git args`` in ``root``; a failure becomes a one-line :class:`GitError`."""
+def run(root: str, *args: str, input: bytes | None = None, check: bool = True,
+        keep_index: bool = False) -> bytes:
+    """Run ``git args`` in ``root``; a failure becomes a one-line :class:`GitError`.
+
+    ``keep_index``: honour ``GIT_INDEX_FILE`` (a pre-commit hook during ``git commit -a``
+    must read the index Git is about to commit, not the default one).
+    """
     try:
         proc = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True,
-                              env=git_env())
+                              env=git_env(keep_index))
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
     if check and proc.returncode != 0:
@@ -158,6 +164,93 @@ def create_tag(root: str, name: str, commit: str, message: str,
     if proc.returncode != 0:
         msg = proc.stderr.decode(errors="replace").strip().splitlines()
         raise GitError(f"git tag: {msg[-1] if msg else 'failed'}")
+
+
+# -- hooks and drivers (issue 7) ------------------------------------------------------------
+def hooks_dir(root: str) -> str:
+    """The directory Git runs hooks from (``core.hooksPath`` when set), absolute."""
+    out = run(root, "rev-parse", "--git-path", "hooks").decode().strip()
+    return os.path.normpath(os.path.join(root, out))
+
+
+def config_get_all(root: str, regex: str) -> dict[str, str]:
+    """Local-and-inherited Git config entries whose names match ``regex``."""
+    out = run(root, "config", "-z", "--get-regexp", regex, check=False).decode()
+    items = {}
+    for rec in out.split("\0"):
+        if rec:
+            key, _, value = rec.partition("\n")
+            items[key] = value
+    return items
+
+
+def config_set(root: str, key: str, value: str) -> None:
+    """Set ``key`` in the repository's own Git config (.git/config)."""
+    run(root, "config", "--local", key, value)
+
+
+def config_unset(root: str, key: str) -> None:
+    run(root, "config", "--local", "--unset-all", key, check=False)
+
+
+def diff_names(root: str, old: str, new: str | None, pathspec: str) -> list[str]:
+    """Paths matching ``pathspec`` that differ between two commits (``new=None``: the index)."""
+    revs = [old, new] if new else ["--cached", old]
+    out = run(root, "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", *revs,
+              "--", pathspec, keep_index=True)
+    return [p for p in out.decode(errors="surrogateescape").split("\0") if p]
+
+
+def staged(root: str) -> list[tuple[str, str, str]]:
+    """(path, mode, blob sha) of every file the next commit adds or changes."""
+    # Against HEAD, or against nothing on an unborn branch (git diff --cached does both).
+    out = run(root, "diff", "--cached", "--raw", "-z", "--no-renames", "--no-ext-diff",
+              "--diff-filter=AMT", keep_index=True)
+    parts = out.decode(errors="surrogateescape").split("\0")
+    result = []
+    for i in range(0, len(parts) - 1, 2):
+        meta = parts[i].split()
+        if len(meta) >= 5:
+            result.append((parts[i + 1], meta[1], meta[3]))
+    return result
+
+
+def index_paths(root: str, pathspec: str) -> list[str]:
+    """Paths in the index (the one ``GIT_INDEX_FILE`` names, in a hook) matching ``pathspec``."""
+    out = run(root, "ls-files", "-z", "--", pathspec, keep_index=True)
+    return [p for p in out.decode(errors="surrogateescape").split("\0") if p]
+
+
+def object_sizes(root: str, shas: Iterable[str]) -> dict[str, int]:
+    """Size in bytes of each object that exists, in one ``cat-file --batch-check``."""
+    shas = list(dict.fromkeys(shas))
+    if not shas:
+        return {}
+    out = run(root, "cat-file", "--batch-check", input="".join(s + "\n" for s in shas).encode())
+    sizes = {}
+    for line in out.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2].isdigit():
+            sizes[parts[0]] = int(parts[2])
+    return sizes
+
+
+def new_pointer_blobs(root: str, include: list[str], exclude: list[str]
+                      ) -> list[tuple[str, str]]:
+    """(path, blob sha) of pointers reachable from ``include`` but not from ``exclude``.
+
+    ``exclude`` items are revisions or ``--remotes=NAME``; one ``rev-list --objects`` pass.
+    """
+    if not include:
+        return []
+    args = [*include, "--not", *exclude] if exclude else include
+    out = run(root, "rev-list", "--objects", *args)
+    result = []
+    for line in out.decode(errors="surrogateescape").splitlines():
+        sha, _, path = line.partition(" ")
+        if path.endswith(".gitml"):
+            result.append((path, sha))
+    return result
 
 
 def worktrees(root: str) -> list[str]:
