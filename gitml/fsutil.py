@@ -8,7 +8,7 @@ import fcntl
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from gitml.errors import LockError, UnsafePathError
@@ -18,7 +18,7 @@ _TMP_PREFIX = ".gitml-tmp-"
 
 def tmp_name(directory: str | os.PathLike[str], base: str) -> str:
     """A unique temporary name in ``directory`` (same file system as the target)."""
-    return os.path.join(directory, f"{_TMP_PREFIX}{base}.{os.getpid()}.{time.monotonic_ns()}")
+    return f"{os.fspath(directory)}/{_TMP_PREFIX}{base}.{os.getpid()}.{time.monotonic_ns()}"
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes, *, durable: bool = True,
@@ -30,7 +30,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, durable: bool = T
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         try:
-            os.write(fd, data) if len(data) < (1 << 30) else _write_all(fd, data)
+            write_all(fd, data)
             if durable:
                 os.fsync(fd)
         finally:
@@ -44,10 +44,13 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, durable: bool = T
         fsync_dir(directory)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (one call in the usual case)."""
+    n = os.write(fd, data)
+    if n < len(data):
+        view = memoryview(data)[n:]
+        while view:
+            view = view[os.write(fd, view):]
 
 
 def fsync_dir(directory: str | os.PathLike[str]) -> None:
@@ -95,13 +98,16 @@ def safe_join(root: str | os.PathLike[str], rel: str, *, source: str = "") -> st
 
 def check_relpath(rel: str, *, source: str = "") -> None:
     """Raise :class:`UnsafePathError` unless ``rel`` is a clean relative POSIX path."""
+    # Fast path for the common case (called once per manifest entry).
+    if (rel and rel[0] != "/" and rel[-1] != "/" and "//" not in rel and "/." not in rel
+            and rel[0] != "." and "\\" not in rel and "\x00" not in rel):
+        return
     where = source or "path"
     if not rel or "\x00" in rel or "\\" in rel:
         raise UnsafePathError(where, f"invalid path {rel!r}")
-    if rel.startswith("/") or PurePosixPath(rel).is_absolute():
+    if rel.startswith("/"):
         raise UnsafePathError(where, f"absolute path {rel!r} is not allowed")
-    parts = rel.split("/")
-    if any(p in ("", ".", "..") for p in parts):
+    if any(p in ("", ".", "..") for p in rel.split("/")):
         raise UnsafePathError(where, f"path {rel!r} must not contain '..', '.' or empty parts")
 
 

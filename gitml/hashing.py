@@ -24,7 +24,17 @@ def hash_bytes(data: bytes | memoryview) -> str:
 
 
 def hash_file(path: str | os.PathLike[str]) -> str:
-    """The object id of a file's bytes, read in 4 MiB chunks."""
+    """The object id of a file's bytes: small files in one read, others in 4 MiB chunks."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if size <= SMALL:
+            data = os.read(fd, size + 1)
+            if len(data) <= size:
+                return PREFIX + xxhash.xxh3_128_hexdigest(data)
+            os.lseek(fd, 0, os.SEEK_SET)  # grew while we looked: stream it
+    finally:
+        os.close(fd)
     with open(path, "rb", buffering=0) as f:
         return hash_fileobj(f)
 

@@ -1,48 +1,110 @@
-"""The stat cache (``.gitml/index``): (path, inode, mtime_ns, size) -> hash.
+"""The stat cache (``.gitml/index``): (inode, mtime_ns, size) of a file -> its hash.
 
-An unchanged file is never read twice. Racy-clean protection follows Git's
-racy-git rule. :meth:`StatCache.begin` reads the file system's own clock (the mtime
-of a freshly touched stamp file) before any file is read; the entries written by
-that command form a *generation* carrying that stamp. An entry is trusted only
-when the file's mtime is strictly older than its stamp: a later edit then always
-gets a different mtime, and a file modified in the clock tick it was read in is
-simply hashed again next time.
+An unchanged file is never read twice. Entries are grouped by *root* — the tracked
+path (a file or a directory) they belong to — and each root is one sqlite row holding
+a marshalled dict ``key -> (ino, mtime_ns, size, oid, stamp)`` plus an optional
+directory *snapshot* (the manifest id and a digest of every file's stat), so a clean
+100,000-file directory costs one row read and one walk.
+
+Racy-clean protection follows Git's racy-git rule. :meth:`StatCache.begin` reads the
+file system's own clock (the mtime of a freshly touched stamp file) before any file is
+read; entries for files that were read are stamped with that time, entries for files
+gitml itself wrote are stamped when they are saved (as Git stamps its index). An entry
+is trusted only when the file's mtime is strictly older than its stamp, so an edit made
+in the same clock tick as the hashing is always hashed again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import marshal
 import os
 import sqlite3
+from typing import Any
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    path TEXT PRIMARY KEY, ino INTEGER, mtime INTEGER, size INTEGER, oid TEXT, gen INTEGER
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS gens (gen INTEGER PRIMARY KEY, stamp INTEGER);
+CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, data BLOB) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT);
 """
-_VERSION = "1"
+_VERSION = "2"
+
+Row = tuple[int, int, int, str, int]  # ino, mtime_ns, size, oid, stamp
+
+
+class Root:
+    """The cached hashes under one tracked path. Keys are relative to it ("" for a file)."""
+
+    __slots__ = ("entries", "snapshot", "read", "written", "new_snapshot", "dirty")
+
+    def __init__(self, entries: dict[str, Row], snapshot: tuple[str, str, int] | None) -> None:
+        self.entries = entries
+        self.snapshot = snapshot
+        self.read: dict[str, tuple[int, int, int, str]] = {}
+        self.written: dict[str, tuple[int, int, int, str]] = {}
+        self.new_snapshot: tuple[str, str, bool] | None = None
+        self.dirty = False
+
+    def get(self, key: str, st: os.stat_result) -> str | None:
+        c = self.entries.get(key)
+        if (c is not None and c[1] == st.st_mtime_ns and c[0] == st.st_ino
+                and c[2] == st.st_size and c[1] < c[4]):
+            return c[3]
+        return None
+
+    def put(self, key: str, st: os.stat_result, oid: str, written: bool = False) -> None:
+        (self.written if written else self.read)[key] = (
+            st.st_ino, st.st_mtime_ns, st.st_size, oid)
+        self.dirty = True
+
+    def clean_snapshot(self, oid: str, digest: str, max_mtime: int) -> bool:
+        """True when the directory was recorded clean against manifest ``oid`` and no file
+        has changed since (same digest of every file's stat, all older than the stamp)."""
+        s = self.snapshot
+        return s is not None and s[0] == oid and s[1] == digest and max_mtime < s[2]
+
+    def set_snapshot(self, oid: str, digest: str, written: bool = False) -> None:
+        self.new_snapshot = (oid, digest, written)
+        self.dirty = True
+
+
+def stat_digest(ws: dict[str, os.stat_result]) -> tuple[str, int]:
+    """(digest of every (path, ino, mtime, size, mode), newest mtime) of a scanned tree."""
+    import xxhash
+
+    h = xxhash.xxh3_128()
+    newest = 0
+    parts = []
+    for k, st in ws.items():
+        m = st.st_mtime_ns
+        if m > newest:
+            newest = m
+        parts.append(f"{k}\0{st.st_ino}\0{m}\0{st.st_size}\0{st.st_mode}\n")
+    h.update("".join(parts).encode("utf-8", "surrogateescape"))
+    return h.hexdigest(), newest
 
 
 class StatCache:
-    """A lazily opened sqlite3 stat cache. Keys are repository-relative POSIX paths."""
+    """A lazily opened sqlite3 stat cache for one work tree."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
-        self._pending: list[tuple[str, int, int, int, str]] = []
-        self._stamps: dict[int, int] | None = None
+        self._roots: dict[str, Root] = {}
+        self._forget: list[str] = []
         self._stamp: int | None = None
 
     def begin(self) -> None:
         """Take the file system's current time; call before reading any file to hash it."""
         if self._stamp is None:
-            stamp_file = self.path + ".stamp"
-            fd = os.open(stamp_file, os.O_WRONLY | os.O_CREAT, 0o644)
-            os.close(fd)
-            os.utime(stamp_file, None)
-            self._stamp = os.stat(stamp_file).st_mtime_ns
+            self._stamp = self._fs_now()
+
+    def _fs_now(self) -> int:
+        """The file system's clock: the mtime of a freshly touched file beside the index."""
+        stamp_file = self.path + ".stamp"
+        fd = os.open(stamp_file, os.O_WRONLY | os.O_CREAT, 0o644)
+        os.close(fd)
+        os.utime(stamp_file, None)
+        return os.stat(stamp_file).st_mtime_ns
 
     def _open(self) -> sqlite3.Connection:
         if self._db is None:
@@ -60,94 +122,81 @@ class StatCache:
         db.execute("PRAGMA synchronous=OFF")
         db.executescript(_SCHEMA)
         row = db.execute("SELECT value FROM info WHERE key='version'").fetchone()
-        if row is None:
+        if row is None or row[0] != _VERSION:
+            db.execute("DELETE FROM roots")
             db.execute("INSERT OR REPLACE INTO info VALUES ('version', ?)", (_VERSION,))
-        elif row[0] != _VERSION:
-            db.executescript("DELETE FROM entries; DELETE FROM gens;")
-            db.execute("UPDATE info SET value=? WHERE key='version'", (_VERSION,))
         return db
 
-    def _load_stamps(self) -> dict[int, int]:
-        if self._stamps is None:
-            self._stamps = dict(self._open().execute("SELECT gen, stamp FROM gens"))
-        return self._stamps
-
-    def load_prefix(self, prefix: str) -> dict[str, tuple[int, int, int, str]]:
-        """Trusted entries at ``prefix`` or below it: path -> (ino, mtime_ns, size, oid)."""
-        if not os.path.exists(self.path):
-            return {}
-        stamps = self._load_stamps()
-        db = self._open()
-        if prefix:
-            rows = db.execute(
-                "SELECT path, ino, mtime, size, oid, gen FROM entries "
-                "WHERE path = ? OR (path >= ? AND path < ?)",
-                (prefix, prefix + "/", prefix + "0"),
-            )
-        else:
-            rows = db.execute("SELECT path, ino, mtime, size, oid, gen FROM entries")
-        out = {}
-        for path, ino, mtime, size, oid, gen in rows:
-            stamp = stamps.get(gen)
-            if stamp is not None and mtime < stamp:
-                out[path] = (ino, mtime, size, oid)
-        return out
-
-    def get(self, rel: str, st: os.stat_result) -> str | None:
-        """The cached hash of ``rel`` when its stat still matches, else None."""
-        if not os.path.exists(self.path):
-            return None
-        row = self._open().execute(
-            "SELECT ino, mtime, size, oid, gen FROM entries WHERE path=?", (rel,)
-        ).fetchone()
-        if row is None:
-            return None
-        ino, mtime, size, oid, gen = row
-        stamp = self._load_stamps().get(gen)
-        if stamp is None or mtime >= stamp:
-            return None
-        if (ino, mtime, size) != (st.st_ino, st.st_mtime_ns, st.st_size):
-            return None
-        return oid
-
-    def put(self, rel: str, st: os.stat_result, oid: str) -> None:
-        """Remember a hash; written by :meth:`commit`."""
-        self._pending.append((rel, st.st_ino, st.st_mtime_ns, st.st_size, oid))
+    def root(self, rel: str) -> Root:
+        """The cache of tracked path ``rel`` (loaded once per process)."""
+        r = self._roots.get(rel)
+        if r is None:
+            entries: dict[str, Row] = {}
+            snapshot = None
+            if os.path.exists(self.path):
+                try:
+                    row = self._open().execute(
+                        "SELECT data FROM roots WHERE path=?", (rel,)).fetchone()
+                except sqlite3.DatabaseError:
+                    row = None
+                if row is not None:
+                    entries, snapshot = _decode(row[0])
+            r = self._roots[rel] = Root(entries, snapshot)
+        return r
 
     def commit(self) -> None:
-        """Write pending entries as one generation stamped with :meth:`begin`'s time."""
-        if not self._pending:
+        """Save what changed: read entries under :meth:`begin`'s stamp, written ones and
+        snapshots of written trees under a stamp taken now."""
+        dirty = {k: r for k, r in self._roots.items() if r.dirty}
+        if not dirty and not self._forget:
             return
         self.begin()
+        read_stamp = self._stamp
+        now = self._fs_now() if any(r.written or (r.new_snapshot and r.new_snapshot[2])
+                                    for r in dirty.values()) else read_stamp
+        rows = []
+        for rel, r in dirty.items():
+            for key, (ino, m, size, oid) in r.read.items():
+                r.entries[key] = (ino, m, size, oid, read_stamp)  # type: ignore[assignment]
+            for key, (ino, m, size, oid) in r.written.items():
+                r.entries[key] = (ino, m, size, oid, now)  # type: ignore[assignment]
+            if r.new_snapshot is not None:
+                oid, digest, written = r.new_snapshot
+                r.snapshot = (oid, digest, now if written else read_stamp)  # type: ignore
+            elif r.read or r.written:
+                r.snapshot = None
+            r.read, r.written, r.new_snapshot, r.dirty = {}, {}, None, False
+            rows.append((rel, marshal.dumps((r.entries, r.snapshot))))
         db = self._open()
         db.execute("BEGIN IMMEDIATE")
         try:
-            gen = (db.execute("SELECT max(gen) FROM gens").fetchone()[0] or 0) + 1
-            db.execute("INSERT INTO gens VALUES (?, ?)", (gen, self._stamp))
-            db.executemany(
-                "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?)",
-                [(*row, gen) for row in self._pending],
-            )
-            db.execute("DELETE FROM gens WHERE gen < ? AND gen NOT IN "
-                       "(SELECT DISTINCT gen FROM entries)", (gen,))
+            for rel in self._forget:
+                db.execute("DELETE FROM roots WHERE path = ? OR (path >= ? AND path < ?)",
+                           (rel, rel + "/", rel + "0"))
+            db.executemany("INSERT OR REPLACE INTO roots VALUES (?, ?)", rows)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        if self._stamps is not None:
-            self._stamps[gen] = self._stamp  # type: ignore[assignment]
-        self._pending.clear()
+        self._forget.clear()
 
-    def forget_prefix(self, prefix: str) -> None:
-        """Drop entries at or below ``prefix``."""
-        if not os.path.exists(self.path):
-            return
-        self._open().execute(
-            "DELETE FROM entries WHERE path = ? OR (path >= ? AND path < ?)",
-            (prefix, prefix + "/", prefix + "0"),
-        )
+    def forget(self, rel: str) -> None:
+        """Drop the cache of ``rel`` and of paths below it (saved by :meth:`commit`)."""
+        for k in [k for k in self._roots if k == rel or k.startswith(rel + "/")]:
+            del self._roots[k]
+        self._forget.append(rel)
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _decode(blob: Any) -> tuple[dict[str, Row], tuple[str, str, int] | None]:
+    try:
+        entries, snapshot = marshal.loads(blob)
+        if isinstance(entries, dict):
+            return entries, snapshot
+    except (ValueError, EOFError, TypeError):
+        pass
+    return {}, None

@@ -14,6 +14,7 @@ from gitml.hashing import hash_file
 from gitml.manifest import Entry
 from gitml.pointer import Pointer
 from gitml.progress import Progress
+from gitml.statcache import stat_digest
 
 if TYPE_CHECKING:
     from gitml.repo import Repo
@@ -88,25 +89,35 @@ class CheckoutIncomplete(GitmlError):
 
 # -- hashing the workspace through the stat cache -------------------------------------------
 class Hasher:
-    """Hashes workspace files, asking the stat cache first and feeding it after."""
+    """Hashes files under one tracked path, asking the stat cache first and feeding it after.
 
-    def __init__(self, repo: Repo, prefix: str) -> None:
+    Cache keys are relative to ``root_rel`` ("" for the tracked file itself).
+    """
+
+    def __init__(self, repo: Repo, root_rel: str) -> None:
         repo.statcache.begin()
         self.repo = repo
-        self.cache = repo.statcache.load_prefix(prefix)
+        self.prefix = root_rel
+        self.cache = repo.statcache.root(root_rel)
+        self._objects = repo.store.objects + os.sep
+
+    def key(self, rel: str) -> str:
+        return "" if rel == self.prefix else rel[len(self.prefix) + 1:]
 
     def oid(self, rel: str, path: str, st: os.stat_result) -> str:
+        """The hash of the file at ``path`` (repo-relative ``rel``) whose lstat is ``st``."""
+        return self.oid_key(self.key(rel), path, st)
+
+    def oid_key(self, key: str, path: str, st: os.stat_result) -> str:
         if stat.S_ISLNK(st.st_mode):  # a symlink link-type file: trust a link into the store
             target = os.readlink(path)
-            store_objects = self.repo.store.objects + os.sep
-            if target.startswith(store_objects):
-                return "xxh3:" + target[len(store_objects):].replace(os.sep, "")
+            if target.startswith(self._objects):
+                return "xxh3:" + target[len(self._objects):].replace(os.sep, "")
             st = os.stat(path)
-        c = self.cache.get(rel)
-        if c is not None and c[0] == st.st_ino and c[1] == st.st_mtime_ns and c[2] == st.st_size:
-            return c[3]
-        oid = hash_file(path)
-        self.repo.statcache.put(rel, st, oid)
+        oid = self.cache.get(key, st)
+        if oid is None:
+            oid = hash_file(path)
+            self.cache.put(key, st, oid)
         return oid
 
 
@@ -168,7 +179,7 @@ def _store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
     hasher = Hasher(repo, rel)
     if not is_dir:
         st = os.stat(full)
-        oid = _store_file(repo, hasher, rel, full, st, None)
+        oid = _store_file(repo, hasher, "", full, st, None)
         meta = old.meta if old and old.oid == oid else _file_meta(full)
         return rel, Pointer(os.path.basename(full), "file", oid, st.st_size, None, meta), old
     known: set[str] = set()
@@ -178,6 +189,7 @@ def _store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
         except GitmlError:
             known = set()
     entries: list[Entry] = []
+    stats: dict[str, os.stat_result] = {}
     total = 0
     with Progress(f"adding {rel}", unit="files") as bar:
         bar.on = bar.on and not quiet
@@ -190,24 +202,25 @@ def _store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
                 raise GitmlError(f"{rel}/{frel} is a broken symbolic link") from None
             if not stat.S_ISREG(st.st_mode):
                 continue
-            oid = _store_file(repo, hasher, f"{rel}/{frel}", e.path, st, known)
+            oid = _store_file(repo, hasher, frel, e.path, st, known)
             entries.append(Entry(frel, oid, st.st_size, bool(st.st_mode & _EXEC)))
+            stats[frel] = st
             total += st.st_size
             bar.update(1, st.st_size)
     moid, data = manifest.oid_of(entries)
     store.put_bytes(data)
+    hasher.cache.set_snapshot(moid, stat_digest(stats)[0])
     name = os.path.basename(full)
     return rel, Pointer(name, "dir", moid, total, len(entries)), old
 
 
-def _store_file(repo: Repo, hasher: Hasher, rel: str, path: str, st: os.stat_result,
+def _store_file(repo: Repo, hasher: Hasher, key: str, path: str, st: os.stat_result,
                 known: set[str] | None) -> str:
-    c = hasher.cache.get(rel)
-    if (c is not None and c[0] == st.st_ino and c[1] == st.st_mtime_ns and c[2] == st.st_size
-            and ((known is not None and c[3] in known) or repo.store.has(c[3]))):
-        return c[3]
+    oid = hasher.cache.get(key, st)
+    if oid is not None and ((known is not None and oid in known) or repo.store.has(oid)):
+        return oid
     oid, _ = repo.store.put_file(path, st.st_size)
-    repo.statcache.put(rel, st, oid)
+    hasher.cache.put(key, st, oid)
     return oid
 
 
@@ -241,12 +254,14 @@ def _relink(repo: Repo, rel: str, ptr: Pointer) -> None:
     else:
         entries = manifest.loads(repo.store.read_bytes(ptr.oid), rel)
         pairs = [(f"{rel}/{e.path}", os.path.join(full, *e.path.split("/")), e) for e in entries]
+    cache = repo.statcache.root(rel)
     for frel, path, e in pairs:
         st = os.lstat(path)
         if repo.store.is_linked(path, st) or e.exec:
             continue
         repo.store.link(e.oid, path)
-        repo.statcache.put(frel, os.lstat(path), e.oid)
+        key = "" if frel == rel else frel[len(rel) + 1:]
+        cache.put(key, os.lstat(path), e.oid, written=True)
 
 
 # -- status --------------------------------------------------------------------------------
@@ -269,35 +284,49 @@ def _status_one(repo: Repo, t: tracked.Tracked) -> PathStatus:
         return res
     hasher = Hasher(repo, t.rel)
     if not ptr.is_dir:
-        if os.path.isdir(full) or hasher.oid(t.rel, full, os.lstat(full)) != ptr.oid:
+        if os.path.isdir(full) or hasher.oid_key("", full, os.lstat(full)) != ptr.oid:
             res.state = "modified"
     else:
-        entries = _load_manifest(repo, ptr, t.rel) if in_store else None
-        if entries is None:
+        if not in_store:
             res.state = "not in store"
             return res
-        added, modified, deleted = _compare_dir(repo, hasher, t.rel, full, entries)
+        ws = _scan(full) if os.path.isdir(full) else {}
+        digest, newest = stat_digest(ws)
+        if hasher.cache.clean_snapshot(ptr.oid, digest, newest):
+            return res
+        entries = _load_manifest(repo, ptr, t.rel) or []
+        added, modified, deleted = _compare_dir(hasher, full, entries, ws)
         res.added, res.modified, res.deleted = len(added), len(modified), len(deleted)
         if added or modified or deleted:
             res.state = "modified"
+        else:
+            hasher.cache.set_snapshot(ptr.oid, digest)
     if res.state == "ok" and not in_store:
         res.state = "not in store"
     return res
 
 
-def _compare_dir(repo: Repo, hasher: Hasher, rel: str, full: str, entries: list[Entry]
-                 ) -> tuple[list[str], list[str], list[str]]:
-    """(added, modified, deleted) paths relative to the manifest."""
-    ws = _scan(full) if os.path.isdir(full) else {}
+def _compare_dir(hasher: Hasher, full: str, entries: list[Entry],
+                 ws: dict[str, os.stat_result]) -> tuple[list[str], list[str], list[str]]:
+    """(added, modified, deleted) paths of the scanned tree ``ws`` against the manifest."""
+    ws = dict(ws)
     modified, deleted = [], []
+    get = hasher.cache.get
     for e in entries:
         st = ws.pop(e.path, None)
         if st is None:
             deleted.append(e.path)
             continue
-        path = os.path.join(full, e.path)
-        if (stat.S_ISREG(st.st_mode) and st.st_size != e.size) \
-                or hasher.oid(f"{rel}/{e.path}", path, st) != e.oid:
+        if stat.S_ISREG(st.st_mode):
+            if st.st_size != e.size:
+                modified.append(e.path)
+                continue
+            oid = get(e.path, st)
+            if oid is not None:
+                if oid != e.oid:
+                    modified.append(e.path)
+                continue
+        if hasher.oid_key(e.path, os.path.join(full, e.path), st) != e.oid:
             modified.append(e.path)
     return sorted(ws), modified, deleted
 
@@ -305,8 +334,8 @@ def _compare_dir(repo: Repo, hasher: Hasher, rel: str, full: str, entries: list[
 # -- checkout ------------------------------------------------------------------------------
 @dataclass
 class _Plan:
-    # (rel, absolute path, entry, whether the file is new)
-    writes: list[tuple[str, str, Entry, bool]] = field(default_factory=list)
+    # (tracked path, key inside it, absolute path, entry, whether the file is new)
+    writes: list[tuple[str, str, str, Entry, bool]] = field(default_factory=list)
     deletes: list[tuple[str, str]] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
@@ -358,30 +387,32 @@ def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
             plan.conflicts.append(t.rel + " (a file is in the way of a directory)")
             return
         ws = _scan(full)
+        if ws and hasher.cache.clean_snapshot(ptr.oid, *stat_digest(ws)):
+            return
         plan.dirs.append(full)
     store = repo.store
     for e in entries:
         frel = f"{t.rel}/{e.path}" if e.path else t.rel
-        path = os.path.join(full, *e.path.split("/")) if e.path else full
+        path = os.path.join(full, e.path) if e.path else full
         st = ws.pop(e.path, None)
         if st is None:
-            plan.writes.append((frel, path, e, True))
+            plan.writes.append((t.rel, e.path, path, e, True))
             continue
         if stat.S_ISDIR(st.st_mode):
             plan.conflicts.append(frel + " (a directory is in the way)")
             continue
-        cur = hasher.oid(frel, path, st)
+        cur = hasher.oid_key(e.path, path, st)
         if cur == e.oid:
             if (st.st_mode & _EXEC != 0) != e.exec and not stat.S_ISLNK(st.st_mode):
                 os.chmod(path, (st.st_mode | 0o111) if e.exec else (st.st_mode & ~0o111))
             continue
         if force or store.has(cur):
-            plan.writes.append((frel, path, e, False))
+            plan.writes.append((t.rel, e.path, path, e, False))
         else:
             plan.conflicts.append(frel)
     for rest, st in ws.items():  # stored files the directory no longer contains; keep the rest
-        frel, path = f"{t.rel}/{rest}", os.path.join(full, *rest.split("/"))
-        cur = hasher.oid(frel, path, st)
+        frel, path = f"{t.rel}/{rest}", os.path.join(full, rest)
+        cur = hasher.oid_key(rest, path, st)
         if store.has(cur):
             plan.deletes.append((frel, path))
 
@@ -393,20 +424,21 @@ def _apply(repo: Repo, plan: _Plan, result: CheckoutResult) -> None:
         os.unlink(path)
         result.deleted.append(frel)
     with Progress("checkout", total=len(plan.writes)) as bar:
-        for frel, path, e, new in plan.writes:
-            parent = os.path.dirname(path)
+        for root, key, path, e, new in plan.writes:
+            frel = f"{root}/{key}" if key else root
+            parent = path.rpartition("/")[0]
             if parent not in made:
                 os.makedirs(parent, exist_ok=True)
                 made.add(parent)
             try:
-                store.link(e.oid, path, executable=e.exec)
+                st = store.link(e.oid, path, executable=e.exec)
             except MissingObjectError:
                 result.missing.append(frel)
                 continue
             except IntegrityError:
                 result.corrupt.append(frel)
                 continue
-            cache.put(frel, os.lstat(path), e.oid)
+            cache.root(root).put(key, st, e.oid, written=True)
             (result.created if new else result.modified).append(frel)
             bar.update(1, e.size)
     if plan.deletes:
@@ -432,7 +464,8 @@ def remove(repo: Repo, targets: list[str]) -> list[str]:
             _unlink_from_store(repo, t)
             os.unlink(repo.abspath(t.pointer_rel))
             tracked.unignore(repo.root, t.rel)
-            repo.statcache.forget_prefix(t.rel)
+            repo.statcache.forget(t.rel)
+        repo.statcache.commit()
     return [t.rel for t in items]
 
 

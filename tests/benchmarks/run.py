@@ -27,6 +27,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-dvc", action="store_true")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--clean", action="store_true",
+                    help="delete the trash of earlier runs first (then wait: see BENCHMARKING.md)")
     args = ap.parse_args()
     for mod in sorted(p.stem for p in harness.HERE.glob("bench_*.py")):
         importlib.import_module(mod)
@@ -35,14 +37,18 @@ def main() -> None:
     if args.list:
         print("\n".join(names))
         return
+    if args.clean:
+        shutil.rmtree(harness.TRASH, ignore_errors=True)
+        return
     bench = harness.Bench(args.repeat, with_dvc=not args.no_dvc)
     try:
         for n in names:
             print(f"# {n}", file=sys.stderr, flush=True)
             harness.WORKLOADS[n](bench)
     finally:
+        # Trees moved to the trash are not deleted here: creating many files right after
+        # deleting many is very slow on this file system and would skew the next run.
         print(bench.report())
-        shutil.rmtree(harness.TRASH, ignore_errors=True)
 
 
 if __name__ == "__main__":
