@@ -80,8 +80,7 @@ def write(repo: Repo, result: PlotsResult, output: str | None, *, title: str,
             f"<b>{_esc(r.label)}</b>" + (f" ({r.short})" if r.sha and r.short != r.label else "")
             for r in result.revs) + "."
         data = render.page(result.charts, labels, title=title, meta=meta, before=before,
-                           max_points=max_points,
-                           cache_dir=os.path.join(repo.gitml_dir, "tmp")).encode()
+                           max_points=max_points).encode()
     else:
         data = render.image(result.charts, labels, fmt, max_points)
     parent = os.path.dirname(os.path.abspath(path))

@@ -3,7 +3,8 @@
 The charting library is Vega-Lite through ``vl-convert-python`` (the ``plots`` extra): its
 wheel carries Vega, Vega-Lite and vega-embed, which we inline into the page, and renders
 PNG/SVG itself, without a browser. Building the JavaScript bundle takes ~2.5 s the first
-time, so it is cached in ``.gitml/tmp/`` per library version.
+time, so it is cached per library version in the user's cache folder
+(``$XDG_CACHE_HOME/gitml`` or ``~/.cache/gitml``).
 
 The page declares a Content-Security-Policy that forbids every network request: whatever
 a chart does, the file cannot reach out.
@@ -43,25 +44,28 @@ def vlc() -> Any:
     return vl_convert
 
 
-def js_bundle(cache_dir: str | None) -> str:
+def cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "gitml")
+
+
+def js_bundle() -> str:
     """Vega + Vega-Lite + vega-embed as one script, cached per library version."""
     lib = vlc()
     version = "-".join([getattr(lib, "__version__", "0"), lib.get_vega_version(),
                         lib.get_vega_embed_version()])
-    path = os.path.join(cache_dir, f"vega-bundle-{version}.js") if cache_dir else None
-    if path:
-        try:
-            with open(path, encoding="utf-8") as f:
-                return f.read()
-        except OSError:
-            pass
+    path = os.path.join(cache_dir(), f"vega-bundle-{version}.js")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        pass
     code: str = lib.javascript_bundle()
-    if path:
-        try:
-            os.makedirs(cache_dir or ".", exist_ok=True)
-            atomic_write(path, code.encode(), durable=False)
-        except OSError:
-            pass  # a read-only checkout still gets its page, just more slowly
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write(path, code.encode(), durable=False)
+    except OSError:
+        pass  # no writable cache: the page is still made, just more slowly
     return code
 
 
@@ -123,10 +127,9 @@ def _f(v: Any) -> str:
 
 
 def page(charts: Sequence[Chart], revs: list[str], *, title: str, meta: str = "",
-         before: str = "", max_points: int = DEFAULT_MAX_POINTS,
-         cache_dir: str | None = None) -> str:
+         before: str = "", max_points: int = DEFAULT_MAX_POINTS) -> str:
     """The whole HTML document. ``before`` is trusted HTML put above the charts."""
-    bundle = js_bundle(cache_dir)
+    bundle = js_bundle()
     specs = []
     sections = []
     for chart in charts:

@@ -287,5 +287,4 @@ def _html(repo: Repo, rep: Report, max_points: int) -> bytes:
     meta = (f"A: <b>{html.escape(a)}</b> ({rep.a.short}), "
             f"B: <b>{html.escape(b)}</b> ({rep.b.short}).")
     return render.page(rep.charts, labels, title=f"gitml report: {a} → {b}", meta=meta,
-                       before="".join(parts), max_points=max_points,
-                       cache_dir=os.path.join(repo.gitml_dir, "tmp")).encode()
+                       before="".join(parts), max_points=max_points).encode()
