@@ -18,6 +18,7 @@ import shutil
 import stat
 from collections.abc import Iterator
 
+from gitml import faults
 from gitml.errors import BadInputError, IntegrityError, MissingObjectError
 from gitml.fsutil import FileLock, syncfs, tmp_name, write_all
 from gitml.hashing import CHUNK, PREFIX, SMALL, copy_and_hash, hash_bytes, hash_file, is_oid
@@ -87,6 +88,7 @@ class Store:
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             os.rename(tmp, dst)
         self._dirty = True
+        faults.point("store.object-written")
 
     def put_bytes(self, data: bytes, *, check: bool = True) -> str:
         """Store ``data``; returns its id.

@@ -7,7 +7,7 @@ import stat
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gitml import manifest, pointer, tracked
+from gitml import faults, manifest, pointer, tracked
 from gitml.errors import GitmlError, IntegrityError, MissingObjectError, WorkspaceConflictError
 from gitml.fsutil import atomic_write, remove_empty_dirs, walk_files
 from gitml.hashing import hash_file
@@ -151,6 +151,7 @@ def add(repo: Repo, targets: list[str], *, quiet: bool = False) -> list[AddResul
         staged = [_store_target(repo, r, is_dir, quiet) for r, is_dir in zip(rels, kinds,
                                                                              strict=True)]
         repo.store.flush()  # objects durable before any pointer names them
+        faults.point("add.before-pointers")
         results = [_write_pointer(repo, *s) for s in staged]
         repo.statcache.commit()
     return results
@@ -439,6 +440,7 @@ def _apply(repo: Repo, plan: _Plan, result: CheckoutResult) -> None:
                 result.corrupt.append(frel)
                 continue
             cache.root(root).put(key, st, e.oid, written=True)
+            faults.point("checkout.file-written")
             (result.created if new else result.modified).append(frel)
             bar.update(1, e.size)
     if plan.deletes:

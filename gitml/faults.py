@@ -1,0 +1,40 @@
+"""Fault injection at fixed points, for tests of crashes and races.
+
+Set ``GITML_FAULT=<point>:<action>[@N]`` (several separated by ``,``) where action is
+``kill`` (SIGKILL this process), ``raise`` (KeyboardInterrupt, as Ctrl-C would), or
+``wait=<file>`` (create ``<file>.reached`` and wait until ``<file>`` exists), taken the
+N-th time (default 1st) the point is reached. Unset, a point costs one dict lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+_counts: dict[str, int] = {}
+
+
+def point(name: str) -> None:
+    spec = os.environ.get("GITML_FAULT")
+    if not spec:
+        return
+    for item in spec.split(","):
+        where, _, action = item.partition(":")
+        if where != name:
+            continue
+        action, _, nth = action.partition("@")
+        _counts[name] = _counts.get(name, 0) + 1
+        if _counts[name] != int(nth or 1):
+            continue
+        if action == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif action == "raise":
+            raise KeyboardInterrupt
+        elif action.startswith("wait="):
+            gate = action[len("wait="):]
+            with open(gate + ".reached", "w"):
+                pass
+            deadline = time.monotonic() + 120
+            while not os.path.exists(gate) and time.monotonic() < deadline:
+                time.sleep(0.01)
