@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from gitml.errors import BadInputError, GitmlError, NotARepoError
+from gitml.errors import BadInputError, GitmlError, NotARepoError, UnsafePathError
 from gitml.fsutil import atomic_write, check_relpath
 
 DEFAULT_DIR = "gitml-live"
@@ -236,7 +236,11 @@ class Live:
 
     def _new_metric(self, name: str) -> None:
         _check_name(name, "metric")
-        check_relpath(f"{name}.tsv", source=f"metric {name!r}")
+        try:
+            check_relpath(f"{name}.tsv")
+        except UnsafePathError:
+            raise BadInputError(f"metric name {name!r} must not start or end with '/' or "
+                                "contain empty parts (use train/loss or train.loss)") from None
         _nest({**dict.fromkeys(self._latest, 0), name: 0}, "metric")
         self._latest[name] = math.nan
         self._pending.setdefault(name, [])
