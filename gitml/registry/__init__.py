@@ -90,8 +90,12 @@ def show(name: str, repo: Repo | None = None) -> dict[str, Any]:
         raise BadInputError(f"no model named {name!r} (models: {known})")
     m = m or state.Model(name)
     versions = []
+    ordered = m.sorted_versions()
+    commits = [v.commit for v in ordered]
+    metrics = details.values(repo, "metrics", commits)
+    params = details.values(repo, "params", commits)
     with RevReader(repo) as reader:
-        for v in m.sorted_versions():
+        for v in ordered:
             reg = v.registered
             entry: dict[str, Any] = {
                 "version": v.name, "commit": v.commit, "active": v.active,
@@ -107,7 +111,8 @@ def show(name: str, repo: Repo | None = None) -> dict[str, Any]:
                 entry.update(path=obj.path, kind=obj.kind, hash=obj.oid, size=obj.size)
             except GitmlError as e:
                 entry.update(path=None, kind=None, hash=None, size=None, problem=str(e))
-            entry.update(details.at_commit(repo, reader, v.commit))
+            entry.update(metrics=metrics.get(v.commit, {}), params=params.get(v.commit, {}),
+                         data=details.lock_hashes(reader, v.commit))
             versions.append(entry)
     history = [e.to_dict(state.version_of(m, e)) for e in m.events]
     spec = spec or meta.ModelSpec(name)

@@ -1,76 +1,48 @@
-"""What ``gitml model show`` tells about each version's commit: the model object, its
-metrics and params, and the data hashes recorded in ``gitml.lock``."""
+"""What ``gitml model show`` tells about each version's commit: its metrics and params
+(through :mod:`gitml.metrics` / :mod:`gitml.params`) and the data hashes in ``gitml.lock``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gitml import project, structured, yamlio
+from gitml import yamlio
 from gitml.errors import GitmlError
-from gitml.readapi import NotFoundError, RevReader
+from gitml.readapi import RevReader
 from gitml.repo import Repo
 
 LOCK_FILE = "gitml.lock"
-_DEFAULTS = {"metrics": ("metrics.json", "metrics.yaml", "metrics.yml", "metrics.toml"),
-             "params": ("params.yaml", "params.yml", "params.json", "params.toml")}
 
 
-def at_commit(repo: Repo, reader: RevReader, commit: str) -> dict[str, Any]:
-    """{"metrics": {...}, "params": {...}, "data": [...]} at ``commit``; flat dotted keys."""
-    out: dict[str, Any] = {}
-    for kind in ("metrics", "params"):
-        out[kind] = _values(repo, reader, commit, kind)
-    out["data"] = lock_hashes(reader, commit)
-    return out
-
-
-def _values(repo: Repo, reader: RevReader, commit: str, kind: str) -> dict[str, Any]:
-    """Flattened values of the declared (or default) files of ``kind``; one file's keys are
-    bare, several files' keys are ``file:key``."""
-    files = _declared(repo, reader, commit, kind)
-    per_file: dict[str, dict[str, Any]] = {}
-    for path in files:
-        try:
-            data = reader.read_bytes(path, commit)
-        except (NotFoundError, GitmlError):
-            continue
-        try:
-            per_file[path] = structured.flatten(structured.parse(data, path,
-                                                                 f"{commit[:7]}:{path}"))
-        except GitmlError:
-            continue  # one unreadable file must not hide the rest of `show`
-    if len(per_file) == 1:
-        return next(iter(per_file.values()))
-    return {f"{p}:{k}": v for p, vals in per_file.items() for k, v in vals.items()}
-
-
-def _declared(repo: Repo, reader: RevReader, commit: str, kind: str) -> list[str]:
+def values(repo: Repo, kind: str, commits: list[str]) -> dict[str, dict[str, Any]]:
+    """commit -> flattened metrics (or params) there; one file's keys are bare, several
+    files' keys are ``file:key``. A revision that cannot be read gives {}."""
+    if kind == "metrics":
+        from gitml.metrics import metrics_show as show
+    else:
+        from gitml.params import params_show as show
+    commits = list(dict.fromkeys(commits))
+    if not commits:
+        return {}
     try:
-        proj = project.load(repo, commit, reader.batch)
-    except GitmlError:
-        proj = {}
-    try:  # the metrics part owns the schema; use it when it is there
-        from gitml import metricspec
+        by_rev = show(revs=commits, strict=False, repo=repo)
+    except GitmlError:  # e.g. a broken gitml.yaml in one old commit: read them one by one
+        by_rev = {}
+        for c in commits:
+            try:
+                by_rev[c] = show(rev=c, strict=False, repo=repo)
+            except GitmlError:
+                by_rev[c] = {}
+    return {c: _merge(by_rev.get(c) or {}) for c in commits}
 
-        decl = metricspec.declared(proj, kind, f"{commit[:7]}:gitml.yaml")
-        return [p for p in decl.patterns() if not metricspec.has_glob(p)]
-    except ImportError:
-        pass
-    except GitmlError:
-        return list(_DEFAULTS[kind])
-    items = proj.get(kind)
-    paths = []
-    if isinstance(items, list):
-        for item in items:
-            if isinstance(item, str):
-                paths.append(item)
-            elif isinstance(item, dict) and isinstance(item.get("path"), str):
-                paths.append(item["path"])
-    return paths or list(_DEFAULTS[kind])
+
+def _merge(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    if len(files) == 1:
+        return dict(next(iter(files.values())))
+    return {f"{p}:{k}": v for p, vals in files.items() for k, v in vals.items()}
 
 
 def lock_hashes(reader: RevReader, commit: str) -> list[dict[str, Any]]:
-    """Every (stage, deps/outs, path, hash) that ``gitml.lock`` records at ``commit``."""
+    """Every (stage, dep/out, path, hash) that ``gitml.lock`` records at ``commit``."""
     data = reader.batch.read(f"{commit}:{LOCK_FILE}")
     if data is None:
         return []
@@ -86,7 +58,8 @@ def lock_hashes(reader: RevReader, commit: str) -> list[dict[str, Any]]:
         if not isinstance(body, dict):
             continue
         for section in ("deps", "outs"):
-            for item in body.get(section) or []:
+            items = body.get(section) or []
+            for item in items if isinstance(items, list) else []:
                 if not isinstance(item, dict) or not isinstance(item.get("path"), str):
                     continue
                 h = item.get("hash") or item.get("md5")
