@@ -20,6 +20,8 @@ from gitml.revfiles import Snapshot
 ABSENT = object()  # a side where the metric does not exist (JSON null is a value)
 REGRESSIONS = ("worse", "missing")
 _EPS = 1e-12
+_NUMBER_TYPES = (int, float)
+_DIGITS = re.compile(r"(\d+)")
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def _json_number(v: Any) -> Any:
 
 
 def is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    return type(v) in _NUMBER_TYPES  # not bool, which is an int subclass
 
 
 def same(a: Any, b: Any) -> bool:
@@ -85,7 +87,10 @@ def same(a: Any, b: Any) -> bool:
 
 def natural_key(key: str) -> list[Any]:
     """``a.2`` before ``a.10``: list indexes sort as numbers."""
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", key)]
+    parts = _DIGITS.split(key)
+    if len(parts) == 1:
+        return [(1, 0, key)]
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts]
 
 
 def diff(old: Snapshot, new: Snapshot, rule_for: Callable[[str, str], Rule] | None = None,

@@ -18,14 +18,14 @@ from typing import Any
 
 from gitml import compare
 from gitml.compare import MetricChange
-from gitml.errors import BadInputError, GitmlError
-from gitml.metricspec import Rule, match_path
+from gitml.errors import BadInputError, FormatError
+from gitml.metricspec import Declared, Rule, match_path
 from gitml.readapi import RevReader
 from gitml.repo import Repo
 from gitml.revfiles import WORKSPACE, Loader, Rev, Snapshot, prefix_targets, resolve, select
 
 
-class UnreadableError(GitmlError):
+class UnreadableError(FormatError):
     """A metrics or params file did not parse and ``strict`` was asked for (exit 2)."""
 
 
@@ -87,14 +87,19 @@ def diff_report(kind: str, a: str | None = None, b: str | None = None, *,
     _check_targets(kind, pats, snaps)
     _check_strict(snaps, strict)
 
+    judges: dict[str, list[Declared]] = {}
+
     def rule_for(path: str, key: str) -> Rule:
         # The baseline's gitml.yaml sets the bar (a branch cannot loosen its own gate);
         # metrics it does not judge take the new side's settings.
-        for snap in (old, new):
-            if snap.declared is not None:
-                rule = snap.declared.rule_for(path, key)
-                if rule.direction:
-                    return rule
+        found = judges.get(path)
+        if found is None:
+            found = judges[path] = [j for j in (s.declared.for_path(path) for s in (old, new)
+                                                if s.declared is not None) if j is not None]
+        for judge in found:
+            rule = judge.rule_for(path, key)
+            if rule.direction:
+                return rule
         return Rule()
 
     changes = compare.diff(old, new, rule_for if kind == "metrics" else None,
@@ -121,7 +126,8 @@ def _check_strict(snaps: list[Snapshot], strict: bool) -> None:
         warnings = _warnings(snaps)
         if warnings:
             more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
-            raise UnreadableError(warnings[0] + more)
+            where, _, problem = warnings[0].partition(": ")
+            raise UnreadableError(where, problem + more)
 
 
 def snapshot_dict(s: Snapshot) -> dict[str, Any]:

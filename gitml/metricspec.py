@@ -87,6 +87,14 @@ class Declared:
         out = [e.pattern for e in self.entries]
         return out + [LIVE[self.kind]] if LIVE[self.kind] not in out else out
 
+    def for_path(self, path: str) -> Declared | None:
+        """Only the entries that match ``path`` and judge something; None when none do (so a
+        diff of 100,000 keys does not match every key against every entry)."""
+        judging = tuple(e for e in self.entries
+                        if (e.keys or e.rule.direction or e.rule.tolerance is not None)
+                        and e.matches(path))
+        return Declared(self.kind, judging, True) if judging else None
+
     def rule_for(self, path: str, key: str) -> Rule:
         """The direction/tolerance of ``key`` in ``path``: an exact key rule beats a key glob,
         which beats the file-level rule; the first declaring entry wins."""
