@@ -13,12 +13,12 @@ from typing import Any
 
 from gitml.errors import LockError, UnsafePathError
 
-_TMP_PREFIX = ".gitml-tmp-"
+TMP_PREFIX = ".gitml-tmp-"
 
 
 def tmp_name(directory: str | os.PathLike[str], base: str) -> str:
     """A unique temporary name in ``directory`` (same file system as the target)."""
-    return f"{os.fspath(directory)}/{_TMP_PREFIX}{base}.{os.getpid()}.{time.monotonic_ns()}"
+    return f"{os.fspath(directory)}/{TMP_PREFIX}{base}.{os.getpid()}.{time.monotonic_ns()}"
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes, *, durable: bool = True,
@@ -166,16 +166,22 @@ class FileLock:
         self.release()
 
 
-def walk_files(top: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+def walk_files(top: str, junk: list[str] | None = None
+               ) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """Yield (relative POSIX path, entry) for every non-directory under ``top``, unsorted.
 
-    Symlinks are yielded, not followed.
+    Symlinks are yielded, not followed. gitml's own temp files (left by a killed
+    process) are skipped, and collected in ``junk`` when given.
     """
     stack = [("", top)]
     while stack:
         prefix, directory = stack.pop()
         with os.scandir(directory) as it:
             for entry in it:
+                if entry.name.startswith(TMP_PREFIX):
+                    if junk is not None:
+                        junk.append(entry.path)
+                    continue
                 rel = prefix + entry.name
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((rel + "/", entry.path))

@@ -54,6 +54,9 @@ class Repo:
         missing = [line for line in _IGNORED if line not in have]
         if missing:
             atomic_write(ign, ("\n".join(have + missing) + "\n").encode())
+        from gitml.githooks import register_drivers  # pointer merge/diff drivers (issue 7)
+
+        register_drivers(root)
         return cls(root)
 
     # -- parts --------------------------------------------------------------------
@@ -74,7 +77,8 @@ class Repo:
     def store(self) -> Store:
         from gitml.store import DEFAULT_LINK, Store
 
-        return Store(self.cache_dir, self.config.get("core.link", DEFAULT_LINK))
+        return Store(self.cache_dir, self.config.get("core.link", DEFAULT_LINK),
+                     self.lock_timeout)
 
     @cached_property
     def statcache(self) -> StatCache:
@@ -82,10 +86,14 @@ class Repo:
 
         return StatCache(os.path.join(self.gitml_dir, "index"))
 
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds to wait for another gitml process (config core.lock_timeout)."""
+        return float(self.config.get("core.lock_timeout", 60))
+
     def lock(self) -> FileLock:
         """The workspace lock, taken by every command that changes the workspace."""
-        timeout = float(self.config.get("core.lock_timeout", 10))
-        return FileLock(os.path.join(self.gitml_dir, "lock"), timeout=timeout,
+        return FileLock(os.path.join(self.gitml_dir, "lock"), timeout=self.lock_timeout,
                         what="workspace")
 
     @property

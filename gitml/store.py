@@ -32,8 +32,9 @@ _RO = 0o444
 class Store:
     """A directory of immutable objects named by their XXH3-128 hash."""
 
-    def __init__(self, root: str, link: str = DEFAULT_LINK) -> None:
+    def __init__(self, root: str, link: str = DEFAULT_LINK, lock_timeout: float = 60.0) -> None:
         self.root = root
+        self.lock_timeout = lock_timeout
         self.objects = os.path.join(root, "objects")
         self.tmp = os.path.join(root, "tmp")
         self.link_types = parse_link(link)
@@ -66,11 +67,11 @@ class Store:
                             yield oid
 
     # -- locking ----------------------------------------------------------------
-    def lock(self, *, exclusive: bool = False, timeout: float = 60.0) -> FileLock:
+    def lock(self, *, exclusive: bool = False) -> FileLock:
         """Writers take it shared, gc exclusively."""
         os.makedirs(self.root, exist_ok=True)
         return FileLock(os.path.join(self.root, "lock"), shared=not exclusive,
-                        timeout=timeout, what="store")
+                        timeout=self.lock_timeout, what="store")
 
     # -- writing ----------------------------------------------------------------
     def _new_tmp(self, base: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import stat
 from dataclasses import asdict, dataclass, field
@@ -9,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitml import faults, manifest, pointer, tracked
 from gitml.errors import GitmlError, IntegrityError, MissingObjectError, WorkspaceConflictError
-from gitml.fsutil import atomic_write, remove_empty_dirs, walk_files
+from gitml.fsutil import TMP_PREFIX, atomic_write, remove_empty_dirs, walk_files
 from gitml.hashing import hash_file
 from gitml.manifest import Entry
 from gitml.pointer import Pointer
@@ -121,11 +123,11 @@ class Hasher:
         return oid
 
 
-def _scan(top: str) -> dict[str, os.stat_result]:
+def _scan(top: str, junk: list[str] | None = None) -> dict[str, os.stat_result]:
     """rel path -> lstat of every non-directory below ``top`` (empty if it does not exist)."""
     if not os.path.isdir(top):
         return {}
-    return {rel: e.stat(follow_symlinks=False) for rel, e in walk_files(top)}
+    return {rel: e.stat(follow_symlinks=False) for rel, e in walk_files(top, junk)}
 
 
 def _load_manifest(repo: Repo, ptr: Pointer, rel: str) -> list[Entry] | None:
@@ -340,6 +342,7 @@ class _Plan:
     deletes: list[tuple[str, str]] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
+    junk: list[str] = field(default_factory=list)  # temp files of a killed gitml
 
 
 def checkout(repo: Repo, targets: list[str] | None = None, *, force: bool = False
@@ -371,6 +374,9 @@ def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
     if not ptr.is_dir:
         entries = [Entry("", ptr.oid, ptr.size)]
         ws = {"": os.lstat(full)} if os.path.lexists(full) else {}
+        parent, name = os.path.split(full)
+        plan.junk.extend(glob.glob(os.path.join(glob.escape(parent),
+                                                f"{TMP_PREFIX}{glob.escape(name)}.*")))
         if ws and stat.S_ISDIR(ws[""].st_mode):
             plan.conflicts.append(t.rel + " (a directory is in the way)")
             return
@@ -387,8 +393,8 @@ def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
         if os.path.lexists(full) and not os.path.isdir(full):
             plan.conflicts.append(t.rel + " (a file is in the way of a directory)")
             return
-        ws = _scan(full)
-        if ws and hasher.cache.clean_snapshot(ptr.oid, *stat_digest(ws)):
+        ws = _scan(full, plan.junk)
+        if ws and not plan.junk and hasher.cache.clean_snapshot(ptr.oid, *stat_digest(ws)):
             return
         plan.dirs.append(full)
     store = repo.store
@@ -421,6 +427,9 @@ def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
 def _apply(repo: Repo, plan: _Plan, result: CheckoutResult) -> None:
     store, cache = repo.store, repo.statcache
     made: set[str] = set()
+    for path in plan.junk:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
     for frel, path in plan.deletes:
         os.unlink(path)
         result.deleted.append(frel)

@@ -133,3 +133,7 @@ def run(args: list[str]) -> Any:
     except SystemExit as e:
         return e.code
     return 0
+
+
+if __name__ == "__main__":
+    main()

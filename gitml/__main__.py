@@ -1,0 +1,5 @@
+"""``python -m gitml``."""
+
+from gitml.cli.main import main
+
+main()
