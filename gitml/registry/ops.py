@@ -1,18 +1,20 @@
 """Writing the registry: register, promote, deprecate. Each is one annotated tag.
 
-Every check runs before the tag is made, so bad input changes nothing. Git's ref lock
-makes the tag itself atomic; two writers racing for one stage counter retry.
+Every check runs before the tag is made, so bad input changes nothing. Writers take the
+registry lock, so checks, the per-model counter and the tag are one step; Git's ref lock
+makes the tag itself atomic.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from gitml import gitio, tracked
 from gitml.errors import BadInputError, GitError
-from gitml.fsutil import check_relpath
+from gitml.fsutil import FileLock, check_relpath
 from gitml.readapi import RevReader
 from gitml.registry import grammar as g
 from gitml.registry import meta, state
@@ -38,9 +40,8 @@ class Action:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-def register(repo: Repo, name: str, *, version: str | None = None, bump: str | None = None,
-             path: str | None = None, rev: str | None = None,
-             message: str | None = None) -> Action:
+def _register(repo: Repo, name: str, *, version: str | None, bump: str | None,
+              path: str | None, rev: str | None, message: str | None) -> Action:
     """Register a version of ``name`` at ``rev`` (default HEAD): tag ``name@vX.Y.Z``."""
     g.check_model_name(name)
     if version and bump:
@@ -72,8 +73,7 @@ def register(repo: Repo, name: str, *, version: str | None = None, bump: str | N
     return Action(g.REGISTER, name, tag, commit, version=ver, path=rel, oid=obj.oid)
 
 
-def promote(repo: Repo, name: str, version: str, stage: str,
-            message: str | None = None) -> Action:
+def _promote(repo: Repo, name: str, version: str, stage: str, message: str | None) -> Action:
     """Assign ``stage`` to a version: tag ``name#stage#N`` at the version's commit."""
     g.check_model_name(name)
     g.check_stage_name(stage)
@@ -93,8 +93,8 @@ def promote(repo: Repo, name: str, version: str, stage: str,
     return Action(g.ASSIGN, name, tag, v.commit, version=v.name, stage=stage)
 
 
-def deprecate(repo: Repo, name: str, version: str | None = None, stage: str | None = None,
-              message: str | None = None) -> Action:
+def _deprecate(repo: Repo, name: str, version: str | None, stage: str | None,
+               message: str | None) -> Action:
     """Deprecate a version (``name@vX.Y.Z!``), take a stage from a version
     (``name#stage!#N``), or, with neither, deprecate the model (``name@deprecated#N``)."""
     g.check_model_name(name)
@@ -188,15 +188,44 @@ def _tag(repo: Repo, m: state.Model, tag: str, commit: str, message: str) -> Non
 
 
 def _counted(repo: Repo, m: state.Model, make: Any, commit: str, text: str) -> str:
-    """Create a counted tag; another writer taking the same counter makes us take the next."""
-    counter = m.max_counter
-    for _ in range(5):
-        counter += 1
-        tag = str(make(counter))
-        try:
-            _tag(repo, m, tag, commit, text + "\n")
-            return tag
-        except BadInputError:
-            m = state.load(repo.root).get(m.name, m)
-            counter = max(counter, m.max_counter)
-    raise GitError(f"could not create a tag for {m.name}: other writers keep taking the counter")
+    """Create a tag numbered after every counted tag of the model (the caller holds the lock)."""
+    tag = str(make(m.max_counter + 1))
+    _tag(repo, m, tag, commit, text + "\n")
+    return tag
+
+
+def _lock(repo: Repo) -> FileLock:
+    """One writer at a time per repository (all its work trees): the stage counter and the
+    version checks are read and the tag made under it."""
+    d = os.path.join(gitio.common_root(repo.root), ".gitml", "tmp")
+    os.makedirs(d, exist_ok=True)
+    return FileLock(os.path.join(d, "registry.lock"),
+                    timeout=float(repo.config.get("core.lock_timeout", 10)),
+                    what="model registry")
+
+
+def register(repo: Repo, name: str, *, version: str | None = None, bump: str | None = None,
+             path: str | None = None, rev: str | None = None,
+             message: str | None = None) -> Action:
+    """Register a version of ``name`` at ``rev`` (default HEAD): tag ``name@vX.Y.Z``.
+
+    ``version`` (``v1.0.0``) or ``bump`` (major/minor/patch; neither: patch); ``path``
+    defaults to the one declared in gitml.yaml (or GTO's files), else the last version's.
+    """
+    with _lock(repo):
+        return _register(repo, name, version=version, bump=bump, path=path, rev=rev,
+                         message=message)
+
+
+def promote(repo: Repo, name: str, version: str, stage: str,
+            message: str | None = None) -> Action:
+    """Assign ``stage`` to ``version`` (``latest`` allowed): tag ``name#stage#N``."""
+    with _lock(repo):
+        return _promote(repo, name, version, stage, message)
+
+
+def deprecate(repo: Repo, name: str, version: str | None = None, stage: str | None = None,
+              message: str | None = None) -> Action:
+    """Deprecate a version, take a version out of a stage, or deprecate the model."""
+    with _lock(repo):
+        return _deprecate(repo, name, version, stage, message)

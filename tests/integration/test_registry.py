@@ -271,3 +271,22 @@ def test_reads_an_existing_gto_registry_as_is(repo: Path, cli, monkeypatch) -> N
     # our next stage tag continues GTO's counter (the lightweight #9 included, as GTO does)
     assert cli("model", "promote", "rf", "v0.1.1", "-s", "prod").code == 0
     assert "rf#prod#10" in git(repo, "tag")
+
+
+def test_concurrent_promotions_all_land_with_distinct_counters(repo: Path, cli) -> None:
+    import subprocess
+    import sys
+
+    commit_model(repo, cli, b"one", "one")
+    cli("model", "register", "churn", "--path", "models/model.pkl", "--version", "v1.0.0")
+    env = {**os.environ, "PYTHONPATH": str(Path(gitml.__file__).parent.parent)}
+    procs = [subprocess.Popen(
+        [sys.executable, "-c", "from gitml.cli.main import main; main()",
+         "model", "promote", "churn", "v1.0.0", "--stage", f"s{i}"],
+        cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(4)]
+    for p in procs:
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    counters = sorted(int(t.rpartition("#")[2]) for t in git(repo, "tag").split() if "#s" in t)
+    assert counters == [1, 2, 3, 4]
+    assert gitml.api.models()[0].stages == {f"s{i}": "v1.0.0" for i in range(4)}
