@@ -26,7 +26,7 @@ def init(quiet: bool, verbose: bool) -> None:
     repo = Repo.init()
     if not quiet:
         click.echo(f"Initialised gitml in {repo.gitml_dir}")
-        click.echo("Commit it with:  git add .gitml/config.yaml .gitml/.gitignore")
+        click.echo("Commit it with:  git add .gitml/config.yaml .gitml/.gitignore .gitattributes")
 
 
 @click.command()
@@ -76,11 +76,16 @@ def status(targets: tuple[str, ...], remote: str | None, as_json: bool, quiet: b
         return show_remote_status(list(targets), remote or None, as_json, quiet, verbose)
     with _repo() as repo:
         items = repo.status(list(targets) or None)
+        from gitml.pipeline import project_status  # stale stages (issue 4)
+
+        stages = None if targets else project_status(repo)
     if as_json:
-        emit_json([s.to_dict() for s in items])
+        emit_json([s.to_dict() for s in items] + (stages.json_items() if stages else []))
         return
     if quiet:
         return
+    if stages and stages.stale:
+        click.echo("\n".join(["Stale stages (gitml repro runs them):", *stages.lines(), ""]))
     if not items:
         click.echo("No tracked data. Track some with: gitml add PATH")
         return
