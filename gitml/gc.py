@@ -105,6 +105,9 @@ def gc(repo: Repo, *, dry_run: bool = False, workspace_only: bool = False,
         if unreadable:
             raise GitmlError(f"cannot read the manifest for {unreadable[0]}: refusing to "
                              "collect (run 'gitml fsck')")
+        from gitml.pipeline.runcache import collect  # run-cache entries (issue 4)
+
+        collect(repo, keep, dry_run=dry_run)  # keeps entries whose stored outputs stay
         removed = freed = kept = 0
         for oid in list(repo.store.iter_oids()):
             if oid in keep:
