@@ -98,7 +98,7 @@ def diff_report(kind: str, a: str | None = None, b: str | None = None, *,
                                                 if s.declared is not None) if j is not None]
         for judge in found:
             rule = judge.rule_for(path, key)
-            if rule.direction:
+            if rule is not None:
                 return rule
         return Rule()
 

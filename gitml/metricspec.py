@@ -9,6 +9,7 @@
         tolerance: 0.01                 # a drop of up to 0.01 is "within tolerance"; or "2%"
         keys:                           # per-metric settings (dotted names, globs allowed)
           loss: lower                   # shorthand for {direction: lower}
+          epochs: none                  # never judged
           val.acc: {direction: higher, tolerance: 0.005}
     params:
       - params.yaml
@@ -36,7 +37,7 @@ DEFAULTS = {"metrics": ("metrics.json", "metrics.yaml", "metrics.yml", "metrics.
             "params": ("params.yaml", "params.yml", "params.json", "params.toml")}
 LIVE = {"metrics": "gitml-live/metrics.json", "params": "gitml-live/params.yaml"}
 STAGE_PARAMS_FILE = "params.yaml"
-DIRECTIONS = ("higher", "lower")
+DIRECTIONS = ("higher", "lower", "none")
 _ENTRY_KEYS = {"metrics": {"path", "direction", "tolerance", "keys"}, "params": {"path"}}
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*$")
 GLOB_CHARS = frozenset("*?[")
@@ -95,18 +96,21 @@ class Declared:
                         and e.matches(path))
         return Declared(self.kind, judging, True) if judging else None
 
-    def rule_for(self, path: str, key: str) -> Rule:
+    def rule_for(self, path: str, key: str) -> Rule | None:
         """The direction/tolerance of ``key`` in ``path``: an exact key rule beats a key glob,
-        which beats the file-level rule; the first declaring entry wins."""
+        which beats the file-level rule; the first declaring entry wins. None: nothing
+        declared; a rule without direction: declared ``direction: none`` (never judged)."""
         for e in self.entries:
             if not e.matches(path):
                 continue
             exact = next((r for k, r in e.keys if k == key), None)
             glob = exact or next((r for k, r in e.keys if fnmatchcase(key, k)), None)
             rule = glob.over(e.rule) if glob else e.rule
-            if rule.direction or rule.tolerance is not None:
+            if rule.direction == "none":
+                return Rule()
+            if rule.direction:
                 return rule
-        return Rule()
+        return None
 
 
 def declared(project: dict[str, Any], kind: str, source: str = "gitml.yaml") -> Declared:
@@ -181,7 +185,7 @@ def _entry(item: Any, kind: str, loc: str, source: str) -> Entry:
         if isinstance(v, str):
             v = {"direction": v}
         if not isinstance(v, dict):
-            raise FormatError(source, f"{kw}: expected 'higher', 'lower' or a mapping")
+            raise FormatError(source, f"{kw}: expected 'higher', 'lower', 'none' or a mapping")
         bad = sorted(set(v) - {"direction", "tolerance"})
         if bad:
             raise FormatError(source, f"{kw}: unknown key {bad[0]!r} "
@@ -204,7 +208,7 @@ def _pattern(value: Any, loc: str, source: str) -> str:
 def _rule(d: dict[str, Any], where: str, source: str) -> Rule:
     direction = d.get("direction")
     if direction is not None and direction not in DIRECTIONS:
-        raise FormatError(source, f"{where}: direction must be 'higher' or 'lower', "
+        raise FormatError(source, f"{where}: direction must be 'higher', 'lower' or 'none', "
                                   f"not {direction!r}")
     tol, relative = parse_tolerance(d.get("tolerance"), where, source)
     return Rule(direction, tol, relative)

@@ -328,3 +328,23 @@ def test_colour_on_a_terminal_only_and_never_with_no_color(exp: Path) -> None:
     env["NO_COLOR"] = "1"
     out = _run_in_pty(args, exp, env)
     assert "worse" in out and "\x1b[" not in out
+
+
+def test_file_level_direction_key_overrides_and_none(repo: Path, cli) -> None:
+    write(repo / "gitml.yaml", """\
+metrics:
+  - path: metrics.json
+    direction: higher
+    tolerance: 0.005
+    keys:
+      loss: {direction: lower, tolerance: "2%"}
+      epochs: none
+""")
+    write(repo / "metrics.json", '{"acc": 0.9, "f1": 0.5, "loss": 1.0, "epochs": 20}')
+    commit(repo, "a")
+    write(repo / "metrics.json", '{"acc": 0.896, "f1": 0.49, "loss": 1.019, "epochs": 10}')
+    d = api.metrics_diff()
+    assert {c["key"]: c.get("verdict") for c in d["changes"]} == {
+        "acc": "within tolerance", "epochs": None, "f1": "worse", "loss": "within tolerance"}
+    write(repo / "metrics.json", '{"acc": 0.896, "f1": 0.49, "loss": 1.021, "epochs": 10}')
+    assert {c["key"]: c.get("verdict") for c in api.metrics_diff()["changes"]}["loss"] == "worse"

@@ -78,14 +78,14 @@ def test_unknown_target(two: Path, cli) -> None:
 
 @pytest.mark.parametrize(("yaml_text", "message"), [
     ("metrics:\n  - path: m.json\n    direction: up\n",
-     "gitml.yaml: metrics[0] (m.json): direction must be 'higher' or 'lower', not 'up'"),
+     "gitml.yaml: metrics[0] (m.json): direction must be 'higher', 'lower' or 'none', not 'up'"),
     ("metrics:\n  - path: m.json\n    tolerance: lots\n",
      "gitml.yaml: metrics[0] (m.json): tolerance must be a number >= 0 or a percentage "
      "like '2%', not 'lots'"),
     ("metrics:\n  - path: m.json\n    tolerance: -1\n",
      "tolerance must be a number >= 0"),
     ("metrics:\n  - path: m.json\n    keys: {acc: sideways}\n",
-     "gitml.yaml: metrics[0] (m.json) key 'acc': direction must be 'higher' or 'lower'"),
+     "gitml.yaml: metrics[0] (m.json) key 'acc': direction must be 'higher', 'lower' or 'none'"),
     ("metrics:\n  - path: m.json\n    keys: {acc: {tolerance: 1, colour: red}}\n",
      "unknown key 'colour'"),
     ("metrics:\n  - path: m.json\n    directon: higher\n",
