@@ -80,19 +80,19 @@ def _show(kind: str, revs: tuple[str, ...], all_branches: bool, all_tags: bool,
     else:
         keys = sorted({k for s in snaps for f in s.files.values() for k in (f.data or {})},
                       key=natural_key)
-        headers = ["Revision", "Path", *keys]
+        headers = ["Revision", "Path", *(keys or ["Value"])]
         rows = []
         for s in snaps:
             if s.error or not s.files:
                 rows.append([s.rev.label, "(unreadable)" if s.error else "-"]
-                            + ["-"] * len(keys))
+                            + ["-"] * (len(headers) - 2))
             for path, f in s.files.items():
                 if f.data is None:
-                    rows.append([s.rev.label, path] + ["(unreadable)"] * len(keys))
+                    rows.append([s.rev.label, path, "(unreadable)"] + [""] * (len(headers) - 3))
                     continue
                 rows.append([s.rev.label, path] + [
                     fmt_value(f.data[k], precision) if k in f.data else "-" for k in keys])
-        align = "ll" + "r" * len(keys)
+        align = "ll" + "r" * (len(headers) - 2)
     if fmt == "md":
         click.echo(markdown(headers, rows))
     elif fmt == "csv":
