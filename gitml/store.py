@@ -20,13 +20,14 @@ from collections.abc import Iterator
 
 from gitml import faults
 from gitml.errors import BadInputError, IntegrityError, MissingObjectError
-from gitml.fsutil import FileLock, syncfs, tmp_name, write_all
+from gitml.fsutil import FileLock, fsync_dir, syncfs, tmp_name, write_all
 from gitml.hashing import CHUNK, PREFIX, SMALL, copy_and_hash, hash_bytes, hash_file, is_oid
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 DEFAULT_LINK = "reflink,copy"
 _FICLONE = 0x40049409
 _RO = 0o444
+_FEW = 64  # up to this many new objects are fsynced one by one; more: one syncfs
 
 
 class Store:
@@ -39,6 +40,7 @@ class Store:
         self.tmp = os.path.join(root, "tmp")
         self.link_types = parse_link(link)
         self._dirty = False
+        self._written: list[str] = []  # object paths this process wrote, while few
         self._reflink_ok = True
         self._made: set[str] = set()
 
@@ -89,6 +91,8 @@ class Store:
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             os.rename(tmp, dst)
         self._dirty = True
+        if len(self._written) <= _FEW:
+            self._written.append(dst)
         faults.point("store.object-written")
 
     def put_bytes(self, data: bytes, *, check: bool = True) -> str:
@@ -177,10 +181,25 @@ class Store:
             os.close(s)
 
     def flush(self) -> None:
-        """Make every object written by this process durable (one ``syncfs``)."""
-        if self._dirty:
+        """Make every object written by this process durable: an fsync of each when they
+        are few, else one ``syncfs`` of the store's file system."""
+        if not self._dirty:
+            return
+        if len(self._written) <= _FEW:
+            dirs = set()
+            for path in self._written:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                dirs.add(os.path.dirname(path))
+            for d in dirs:
+                fsync_dir(d)
+        else:
             syncfs(self.root)
-            self._dirty = False
+        self._dirty = False
+        self._written.clear()
 
     # -- reading ----------------------------------------------------------------
     def read_bytes(self, oid: str, *, what: str = "") -> bytes:
