@@ -7,4 +7,4 @@ python3 -m venv "$here/.venv-dvc"
 "$here/.venv-dvc/bin/dvc" --version
 # gitml as a user gets it (a regular, non-editable install) in its own venv.
 python3 -m venv "$here/.venv-gitml"
-"$here/.venv-gitml/bin/pip" install -q -c "$here/../constraints.txt" "$here/../.."
+"$here/.venv-gitml/bin/pip" install -q -c "$here/../constraints.txt" "$here/../..[plots]"
