@@ -22,10 +22,12 @@ _VERB = {"would-run": "would run", "would-restore": "would restore from the run 
          "may-run": "may run", "unchanged": "up to date", "frozen": "frozen, skipped"}
 
 
-def _printer(verbose: bool):  # type: ignore[no-untyped-def]
+def _printer(verbose: bool, dry: bool):  # type: ignore[no-untyped-def]
     def show(ev: Event) -> None:
         why = f" ({'; '.join(str(r) for r in ev.reasons)})" if ev.reasons else ""
-        if ev.kind == "start":
+        if dry:
+            click.echo(f"{ev.stage}: {_VERB[ev.kind]}{why}")
+        elif ev.kind == "start":
             click.echo(f"Running stage {ev.stage!r}{why}:\n> {ev.cmd}")
         elif ev.kind == "restored":
             click.echo(f"Restored stage {ev.stage!r} from the run cache{why}; "
@@ -36,12 +38,8 @@ def _printer(verbose: bool):  # type: ignore[no-untyped-def]
             click.echo(f"Stage {ev.stage!r} is frozen, skipping")
         elif ev.kind in ("skipped", "not-run"):
             click.echo(f"Stage {ev.stage!r} not run: {ev.detail}")
-        elif ev.kind == "failed":
-            click.echo(f"Stage {ev.stage!r} failed: {ev.detail}", err=True)
         elif ev.kind == "done" and verbose:
             click.echo(f"Stage {ev.stage!r} done")
-        elif ev.kind in _VERB:  # dry run
-            click.echo(f"{ev.stage}: {_VERB[ev.kind]}{why}")
     return show
 
 
@@ -83,7 +81,7 @@ def repro(targets: tuple[str, ...], force: bool, single_item: bool, keep_going: 
     from gitml.pipeline import repro as run
     from gitml.pipeline.reproduce import ReproInterrupted, StageFailed
 
-    on_event = None if (as_json or quiet) else _printer(verbose)
+    on_event = None if (as_json or quiet) else _printer(verbose, dry)
     with _repo() as repo:
         try:
             result = run(repo, list(targets) or None, force=force, single_item=single_item,

@@ -15,6 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gitml import faults
 from gitml.errors import EXIT_FOUND, EXIT_INTERRUPTED, GitmlError
 from gitml.pipeline import lockfile, outputs
 from gitml.pipeline.lockfile import HashInfo, LockEntry
@@ -157,12 +158,19 @@ class _Runner:
         self.state = State(repo)
         self.cache = RunCache(repo.store)
         self._checked_git = False
+        self._reasons: dict[str, list[Reason]] = {}
 
     # -- reporting ---------------------------------------------------------------------
     def _emit(self, kind: str, stage: Stage, reasons: list[Reason] | None = None,
               detail: str = "", job: Job | None = None) -> None:
         reasons = reasons or []
+        if self.on_event:
+            self.on_event(Event(kind, stage.name, stage.cmd_text, reasons, detail))
+        if kind == "start":  # the result comes when it ends
+            self._reasons[stage.name] = reasons
+            return
         self.outcome[stage.name] = kind
+        reasons = reasons or self._reasons.pop(stage.name, [])
         res = StageResult(stage.name, kind, stage.cmd_text, [str(r) for r in reasons],
                           detail=detail)
         if job is not None:
@@ -170,8 +178,6 @@ class _Runner:
             if not self.stream:
                 res.log = job.log.decode(errors="replace")
         self.result.stages.append(res)
-        if self.on_event:
-            self.on_event(Event(kind, stage.name, stage.cmd_text, reasons, detail))
 
     def _changed(self, paths: list[str]) -> None:
         for p in paths:
@@ -252,7 +258,12 @@ class _Runner:
                     if not self._finish(job, c, fut):
                         stop = stop or not self.keep_going
             for n in pending:
-                self._emit("not-run", self.pipe.stages[n], detail="stopped after a failure")
+                bad = [u for u in ups[n] if self.outcome.get(u) in ("failed", "skipped")]
+                if bad:
+                    self._emit("skipped", self.pipe.stages[n],
+                               detail=f"upstream {bad[0]!r} failed")
+                else:
+                    self._emit("not-run", self.pipe.stages[n], detail="stopped after a failure")
         except KeyboardInterrupt:
             self._interrupt(running)
             raise ReproInterrupted(self._interrupted_message(running), self.result) from None
@@ -311,6 +322,7 @@ class _Runner:
         try:
             with self.repo.store.lock():
                 outs, changed = outputs.store(self.repo, stage)
+                faults.point("repro.outputs-stored")
                 self._changed(changed)
                 self._record(stage, c, outs)
                 self.cache.put(key(stage, c.deps, c.params), stage, outs)
@@ -324,9 +336,13 @@ class _Runner:
     def _record(self, stage: Stage, c: Check, outs: list[Any]) -> None:
         """Write the stage's lock entry (outs: (path, cache, pointer))."""
         infos = {}
-        for path, _cache, ptr in outs:
+        old = self.lock.get(stage.name)
+        for path, cache, ptr in outs:
             infos[path] = HashInfo(ptr.oid, ptr.size, ptr.files)
             self.state.remember(path, infos[path])
+            if not cache and old is not None and path in old.outs and \
+                    old.outs[path].oid == ptr.oid and path in self.result.changed:
+                self.result.changed.remove(path)  # a Git-kept output that did not change
         self.lock[stage.name] = LockEntry(
             stage.cmd, stage.wdir, dict(c.deps), {f: dict(v) for f, v in c.params.items()},
             infos, frozenset(p for p, cache, _ in outs if not cache))

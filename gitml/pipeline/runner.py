@@ -108,5 +108,5 @@ class Job:
         if self.error:
             return self.error
         rc = self.returncode or 0
-        what = f"killed by signal {-rc}" if rc < 0 else f"exited with code {rc}"
-        return f"{self.failed_cmd!r} {what}"
+        what = f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
+        return f"{what} from: {self.failed_cmd}"
