@@ -221,9 +221,8 @@ def markdown(rep: Report, base: str | None) -> str:
             rel = os.path.relpath(images[chart.id], base).replace(os.sep, "/")
             out += [f"![{chart.title}]({rel})", ""]
         out += [_curve_table(chart), ""]
-        for note in chart.notes:
-            out.append(f"- {note}")
-        out.append("")
+        if chart.notes:
+            out += [f"- {note}" for note in chart.notes] + [""]
     return "\n".join(out).rstrip() + "\n"
 
 
