@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from gitml import pointer
 from gitml.errors import BadInputError
+from gitml.fsutil import check_relpath
 from gitml.readapi import NotFoundError, RevReader
 from gitml.registry import meta
 
@@ -48,11 +49,8 @@ def find_object(reader: RevReader, path: str, commit: str) -> ModelObject:
 def model_path_at(repo: Repo, name: str, version: Version, reader: RevReader) -> str:
     """The model's path for ``version``: recorded at registration, else declared at its
     commit (gitml.yaml, then GTO's files), else declared in the workspace."""
-    if version.path:
-        from gitml.fsutil import check_relpath
-
-        check_relpath(version.path, source=f"tag {version.registered.tag}"  # type: ignore[union-attr]
-                      if version.registered else "tag")
+    if version.path and version.registered:  # recorded by gitml: a tag is untrusted input
+        check_relpath(version.path, source=f"tag {version.registered.tag}")
         return version.path
     for rev in (version.commit, None):
         spec = meta.spec_for(repo, name, rev, reader.batch)

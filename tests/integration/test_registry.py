@@ -176,7 +176,7 @@ def test_directory_model(repo: Path, cli) -> None:
 
 
 LOCK = """\
-schema: 1
+gitml-lock: 1
 stages:
   train:
     cmd: python train.py

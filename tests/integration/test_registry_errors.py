@@ -139,3 +139,10 @@ def test_get_with_the_object_missing_or_corrupt(registry: Path, cli) -> None:
     r = cli("model", "get", "churn@v1.0.0", "-o", "out.pkl")
     assert r.code == 2 and "is not in the store" in r.err
     assert not (registry / "out.pkl").exists()
+
+
+def test_a_tag_naming_an_unsafe_path_is_refused(registry: Path, cli) -> None:
+    git(registry, "tag", "-a", "evil@v1.0.0", "-m", "x\n\nGitml-Path: ../../etc/passwd", "HEAD")
+    r = cli("model", "get", "evil@v1.0.0", "-o", "out.pkl")
+    assert r.code == 2 and "tag evil@v1.0.0" in r.err and "'..'" in r.err
+    assert not (registry / "out.pkl").exists()
