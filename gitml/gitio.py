@@ -60,15 +60,19 @@ def common_root(root: str) -> str:
 
 
 def run(root: str, *args: str, input: bytes | None = None, check: bool = True,
-        keep_index: bool = False) -> bytes:
+        keep_index: bool = False, env: dict[str, str] | None = None) -> bytes:
     """Run ``git args`` in ``root``; a failure becomes a one-line :class:`GitError`.
 
     ``keep_index``: honour ``GIT_INDEX_FILE`` (a pre-commit hook during ``git commit -a``
-    must read the index Git is about to commit, not the default one).
+    must read the index Git is about to commit, not the default one). ``env``: extra
+    variables (e.g. a temporary ``GIT_INDEX_FILE``).
     """
+    full_env = git_env(keep_index)
+    if env:
+        full_env.update(env)
     try:
         proc = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True,
-                              env=git_env(keep_index))
+                              env=full_env)
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
     if check and proc.returncode != 0:
@@ -134,14 +138,16 @@ def all_pointer_blobs(root: str) -> list[tuple[str, str]]:
     return result
 
 
-def for_each_ref(root: str, pattern: str, fields: list[str]) -> list[list[str]]:
-    """One ``git for-each-ref`` call: a list of field values per ref under ``pattern``.
+def for_each_ref(root: str, pattern: str | list[str], fields: list[str]) -> list[list[str]]:
+    """One ``git for-each-ref`` call: a list of field values per ref under ``pattern``
+    (or under any of several patterns).
 
     ``fields`` are format atoms (``%(refname)``, ``%(contents)`` ...); fields are
     NUL-separated so multi-line values such as tag messages arrive intact.
     """
     fmt = "%00".join(fields) + "%00"
-    out = run(root, "for-each-ref", f"--format={fmt}", pattern).decode(errors="replace")
+    patterns = [pattern] if isinstance(pattern, str) else pattern
+    out = run(root, "for-each-ref", f"--format={fmt}", *patterns).decode(errors="replace")
     parts = out.split("\0")
     n = len(fields)
     rows = []
