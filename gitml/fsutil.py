@@ -16,9 +16,20 @@ from gitml.errors import LockError, UnsafePathError
 TMP_PREFIX = ".gitml-tmp-"
 
 
+_pid = os.getpid()
+
+
+def _reset_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_reset_pid)
+
+
 def tmp_name(directory: str | os.PathLike[str], base: str) -> str:
     """A unique temporary name in ``directory`` (same file system as the target)."""
-    return f"{os.fspath(directory)}/{TMP_PREFIX}{base}.{os.getpid()}.{time.monotonic_ns()}"
+    return f"{os.fspath(directory)}/{TMP_PREFIX}{base}.{_pid}.{time.monotonic_ns()}"
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes, *, durable: bool = True,

@@ -14,13 +14,12 @@ import contextlib
 import errno
 import fcntl
 import os
-import shutil
 import stat
 from collections.abc import Iterator
 
 from gitml import faults
 from gitml.errors import BadInputError, IntegrityError, MissingObjectError
-from gitml.fsutil import FileLock, fsync_dir, syncfs, tmp_name, write_all
+from gitml.fsutil import TMP_PREFIX, FileLock, fsync_dir, syncfs, tmp_name, write_all
 from gitml.hashing import CHUNK, PREFIX, SMALL, copy_and_hash, hash_bytes, hash_file, is_oid
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
@@ -105,8 +104,15 @@ class Store:
         oid = hash_bytes(data)
         if check and self.has(oid):
             return oid
-        tmp = self._new_tmp(oid[5:])
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
+        # The temp file goes beside its final name: a rename within one directory does not
+        # take the file system's global lock for cross-directory renames.
+        directory = f"{self.objects}/{oid[5:7]}"
+        tmp = tmp_name(directory, oid[7:])
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
+        except FileNotFoundError:
+            os.makedirs(directory, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
         try:
             write_all(fd, data)
         finally:
@@ -317,9 +323,23 @@ class Store:
             return 0
         return size
 
-    def clean_tmp(self) -> None:
-        """Drop temp files left by killed writers. Caller holds the exclusive lock."""
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    def clean_tmp(self) -> int:
+        """Drop temp files left by killed writers; returns how many. Caller holds the
+        exclusive lock, so no writer is running."""
+        junk: list[str] = []
+        try:
+            tops = [e.path for e in os.scandir(self.objects) if e.is_dir()]
+        except FileNotFoundError:
+            tops = []
+        for top in tops:
+            with os.scandir(top) as it:
+                junk.extend(e.path for e in it if e.name.startswith(TMP_PREFIX))
+        if os.path.isdir(self.tmp):
+            junk.extend(e.path for e in os.scandir(self.tmp))
+        for path in junk:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        return len(junk)
 
 
 def parse_link(value: str) -> tuple[str, ...]:

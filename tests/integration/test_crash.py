@@ -58,8 +58,7 @@ def test_add_killed_then_rerun_gives_the_uninterrupted_result(repo: Path, tmp_pa
     assert gitml_proc(repo, "fsck").returncode == 0
     # gc (which holds the store exclusively) clears the killed writer's temp files
     assert gitml_proc(repo, "gc").returncode == 0
-    assert not os.listdir(gitml.Repo(repo).store.tmp) if os.path.isdir(
-        gitml.Repo(repo).store.tmp) else True
+    assert not list(Path(gitml.Repo(repo).store.root).rglob(".gitml-tmp-*"))
 
 
 def test_checkout_killed_then_rerun_completes(repo: Path) -> None:
