@@ -242,8 +242,7 @@ def _read(reader: RevReader, rev: Rev, path: str) -> FileAtRev:
     try:
         data = reader.read_bytes(path, rev.sha)
     except NotFoundError:
-        where = "in the workspace" if rev.sha is None else f"at {rev.label}"
-        return FileAtRev(rev, problem=f"not present {where}")
+        return FileAtRev(rev, problem="file not present")
     except GitmlError as e:  # missing object, corrupt object, bad pointer
         return FileAtRev(rev, problem=str(e))
     try:

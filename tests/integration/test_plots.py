@@ -100,7 +100,7 @@ def test_diff_defaults_and_missing_revision_file(runs: Path, cli) -> None:
     data = json.loads(res.out)
     assert [r["label"] for r in data["revisions"]] == ["HEAD", "workspace"]
     acc = next(c for c in data["charts"] if c["title"] == "val.acc")
-    assert acc["notes"] == ["HEAD: not present at HEAD"]
+    assert acc["notes"] == ["HEAD: file not present"]
     assert [r["points"] for r in acc["revisions"]] == [0, 30]
 
 

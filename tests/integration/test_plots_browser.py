@@ -269,7 +269,7 @@ def test_bad_input_page_and_report_render_cleanly(three_revs: Path, cli,
     assert sorted(page.eval("Object.keys(window.gitmlViews)")) == ["chart-0", "chart-1"]
     notes = page.eval("document.body.innerText")
     assert "workspace: 1 non-numeric value skipped (first in row 1: 'abc')" in notes
-    assert "exp-3: not present at exp-3" in notes
+    assert "exp-3: file not present" in notes
     assert "Nothing to draw at any revision." in notes
     assert "empty series (no rows)" in notes
     assert page.console_errors() == []
