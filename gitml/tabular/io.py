@@ -1,0 +1,519 @@
+"""Tables from any source, read a row group at a time.
+
+A table spec is a path in the workspace (relative to the current directory, or absolute)
+or Git's ``REV:path`` (relative to the repository root; ``REV:./x`` to the current
+directory). It may name:
+
+- a Parquet or CSV/TSV file (optionally ``.gz``/``.bz2``/``.zst``): a Git blob at a
+  revision, tracked data in the store, a file inside a tracked directory, or a plain file;
+- a directory of Parquet (or CSV) parts: a workspace directory, a tracked directory at a
+  revision, or a Git tree whose files or pointers are the parts. ``key=value`` directory
+  names (Hive partitions) become columns; ``_*`` and ``.*`` files are skipped.
+
+Reading never holds more than a row group (Parquet) or a block (CSV) per part, except
+small CSV files (<= 256 MiB), read whole so column types are inferred from every row.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from gitml import manifest, pointer
+from gitml.errors import BadInputError, FormatError, GitmlError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from gitml.readapi import RevReader
+    from gitml.repo import Repo
+
+PARQUET_EXT = (".parquet", ".parq", ".pq")
+CSV_EXT = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
+CSV_WHOLE_LIMIT = 256 << 20  # CSV up to this size is read whole (types from every row)
+_HIVE = re.compile(r"^([^=/]+)=([^/]*)$")
+
+
+class EmptyTableError(GitmlError):
+    """A table with no columns, or no rows where rows are needed."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file of a table: a local file (workspace or store) or the bytes of a Git blob."""
+
+    rel: str  # path inside the data set ("" when the table is one file)
+    path: str | None = None
+    data: bytes | None = None
+    partition: dict[str, str] = field(default_factory=dict)
+
+    def source(self) -> Any:
+        import pyarrow as pa
+
+        return self.path if self.path is not None else pa.BufferReader(self.data or b"")
+
+
+def _split_ext(name: str) -> tuple[str, str | None]:
+    """(format extension, compression) of a file name, e.g. ('.csv', 'gzip')."""
+    low = name.lower()
+    root, ext = os.path.splitext(low)
+    comp = COMPRESSION.get(ext)
+    if comp:
+        ext = os.path.splitext(root)[1]
+    return ext, comp
+
+
+def format_of(name: str) -> str | None:
+    ext, _ = _split_ext(name)
+    if ext in PARQUET_EXT:
+        return "parquet"
+    if ext in CSV_EXT:
+        return "csv"
+    return None
+
+
+class Table:
+    """A readable table: one file or a directory of parts, all of one format."""
+
+    def __init__(self, name: str, fmt: str, parts: list[Part], logical: str) -> None:
+        self.name = name  # for messages, e.g. "main:data/x.parquet"
+        self.fmt = fmt
+        self.parts = parts
+        self.logical = logical  # the file or directory name, for extension and delimiter
+
+    # -- schema and size ----------------------------------------------------------------
+    @cached_property
+    def _metas(self) -> list[Any]:
+        import pyarrow.parquet as pq
+
+        out = []
+        for p in self.parts:
+            try:
+                out.append(pq.read_metadata(p.source()))
+            except Exception as e:  # noqa: BLE001 - any reader failure is the file's fault
+                raise FormatError(self._where(p), f"not a valid Parquet file ({_short(e)})"
+                                  ) from None
+        return out
+
+    @cached_property
+    def _csv_schema(self) -> pa.Schema:
+        reader = self._csv_reader(self.parts[0], None)
+        schema = reader.schema
+        reader.close()
+        return schema
+
+    @cached_property
+    def schema(self) -> pa.Schema:
+        """The unified schema: every part's columns, then partition columns."""
+        import pyarrow as pa
+
+        if self.fmt == "parquet":
+            schemas = [m.schema.to_arrow_schema() for m in self._metas]
+            try:
+                base = pa.unify_schemas(schemas, promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+                raise FormatError(self.name, f"parts have incompatible schemas ({_short(e)})"
+                                  ) from None
+        else:
+            base = self._csv_schema
+        base = pa.schema([f.remove_metadata() for f in base]).remove_metadata()
+        if len(base) == 0:
+            raise EmptyTableError(f"{self.name}: the table has no columns")
+        for key, typ in self._partition_types().items():
+            if key not in base.names:
+                base = base.append(pa.field(key, typ))
+        return base
+
+    def _partition_types(self) -> dict[str, Any]:
+        import pyarrow as pa
+
+        keys: dict[str, list[str]] = {}
+        for p in self.parts:
+            for k, v in p.partition.items():
+                keys.setdefault(k, []).append(v)
+        return {k: pa.int64() if all(re.fullmatch(r"-?\d{1,18}", v) for v in vals)
+                else pa.string() for k, vals in keys.items()}
+
+    @property
+    def num_rows(self) -> int | None:
+        """Known without reading the data for Parquet; None for CSV."""
+        if self.fmt == "parquet":
+            return sum(m.num_rows for m in self._metas)
+        return None
+
+    @property
+    def nbytes_estimate(self) -> int:
+        """Rough in-memory size once decoded (Parquet: uncompressed column chunk sizes)."""
+        if self.fmt == "parquet":
+            total = 0
+            for m in self._metas:
+                for i in range(m.num_row_groups):
+                    total += m.row_group(i).total_byte_size
+            return total
+        size = 0
+        for p in self.parts:
+            size += os.path.getsize(p.path) if p.path else len(p.data or b"")
+        return size * 2
+
+    # -- reading ------------------------------------------------------------------------
+    def chunks(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """The table as a stream of tables, one row group (or CSV block) each, in order.
+
+        The next chunk is read in a background thread while the caller works on this one.
+        """
+        schema = self._select(columns)
+        pool = ThreadPoolExecutor(1)
+        try:
+            gen = self._raw_chunks(schema)
+            fut = pool.submit(next, gen, None)
+            while True:
+                chunk = fut.result()
+                if chunk is None:
+                    return
+                fut = pool.submit(next, gen, None)
+                yield chunk
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def read(self, columns: list[str] | None = None) -> pa.Table:
+        """The whole table in memory (use for tables known to fit)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = self._select(columns)
+        if self.fmt == "parquet" and len(self.parts) == 1 and not self.parts[0].partition:
+            p = self.parts[0]
+            try:
+                t = pq.read_table(p.source(), columns=schema.names, use_threads=True)
+            except Exception as e:  # noqa: BLE001
+                raise FormatError(self._where(p), f"cannot read Parquet ({_short(e)})") from None
+            return _conform(t, schema, self._where(p))
+        chunks = list(self._raw_chunks(schema))
+        return pa.concat_tables(chunks) if chunks else schema.empty_table()
+
+    def _select(self, columns: list[str] | None) -> pa.Schema:
+        import pyarrow as pa
+
+        if columns is None:
+            return self.schema
+        missing = [c for c in columns if c not in self.schema.names]
+        if missing:
+            raise BadInputError(f"{self.name} has no column {missing[0]!r} "
+                                f"(columns: {', '.join(self.schema.names)})")
+        return pa.schema([self.schema.field(c) for c in columns])
+
+    def _raw_chunks(self, schema: pa.Schema) -> Iterator[pa.Table]:
+        for i, p in enumerate(self.parts):
+            file_cols = [n for n in schema.names if n not in p.partition]
+            if self.fmt == "parquet":
+                it = self._parquet_chunks(p, self._metas[i], file_cols)
+            else:
+                it = self._csv_chunks(p, file_cols)
+            for t in it:
+                yield _conform(_add_partition(t, p, schema), schema, self._where(p))
+
+    def _parquet_chunks(self, p: Part, meta: Any, columns: list[str]) -> Iterator[pa.Table]:
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(p.source(), metadata=meta)
+            have = set(pf.schema_arrow.names)
+            cols = [c for c in columns if c in have]
+            for rg in range(meta.num_row_groups):
+                yield pf.read_row_group(rg, columns=cols, use_threads=True)
+        except GitmlError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise FormatError(self._where(p), f"cannot read Parquet ({_short(e)})") from None
+
+    def _csv_reader(self, p: Part, types: dict[str, Any] | None) -> Any:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        ext, comp = _split_ext(p.rel or self.logical)
+        delim = CSV_EXT.get(ext, ",")
+        try:
+            stream = pa.input_stream(p.source(), compression=comp)
+            return pcsv.open_csv(
+                stream, read_options=pcsv.ReadOptions(block_size=64 << 20),
+                parse_options=pcsv.ParseOptions(delimiter=delim),
+                convert_options=pcsv.ConvertOptions(column_types=types or {},
+                                                    strings_can_be_null=True))
+        except Exception as e:  # noqa: BLE001
+            raise self._csv_error(p, e) from None
+
+    def _csv_error(self, p: Part, e: Exception) -> GitmlError:
+        msg = _short(e)
+        if "Empty CSV file" in msg:
+            return EmptyTableError(f"{self._where(p)}: the file is empty (no header, no rows)")
+        return FormatError(self._where(p), f"cannot read CSV ({msg})")
+
+    def _csv_chunks(self, p: Part, columns: list[str]) -> Iterator[pa.Table]:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        size = os.path.getsize(p.path) if p.path else len(p.data or b"")
+        ext, comp = _split_ext(p.rel or self.logical)
+        try:
+            if size <= CSV_WHOLE_LIMIT and comp is None:
+                t = pcsv.read_csv(p.source(), parse_options=pcsv.ParseOptions(
+                    delimiter=CSV_EXT.get(ext, ",")), convert_options=pcsv.ConvertOptions(
+                    strings_can_be_null=True))
+                yield t.select([c for c in columns if c in t.column_names])
+                return
+            reader = self._csv_reader(p, None)
+            for batch in reader:
+                t = pa.Table.from_batches([batch])
+                yield t.select([c for c in columns if c in t.column_names])
+        except GitmlError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise self._csv_error(p, e) from None
+
+    def _where(self, p: Part) -> str:
+        return f"{self.name}/{p.rel}" if p.rel else self.name
+
+
+def _short(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:300] if text else type(e).__name__
+
+
+def _add_partition(t: pa.Table, p: Part, schema: pa.Schema) -> pa.Table:
+    import pyarrow as pa
+
+    for key, value in p.partition.items():
+        if key in schema.names and key not in t.column_names:
+            typ = schema.field(key).type
+            scalar = pa.scalar(int(value) if pa.types.is_integer(typ) else value, typ)
+            t = t.append_column(key, pa.array([scalar.as_py()] * t.num_rows, typ))
+    return t
+
+
+def _conform(t: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
+    """Columns of ``schema`` in its order and types; a part's missing column is all null."""
+    import pyarrow as pa
+
+    if t.schema.equals(schema, check_metadata=False):
+        return t
+    cols = []
+    for f in schema:
+        if f.name not in t.column_names:
+            cols.append(pa.nulls(t.num_rows, f.type))
+            continue
+        col = t.column(f.name)
+        if col.type != f.type:
+            try:
+                col = col.cast(f.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+                raise FormatError(where, f"column {f.name!r} is {col.type}, expected {f.type} "
+                                         f"({_short(e)})") from None
+        cols.append(col)
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+# -- resolving a spec to parts ------------------------------------------------------------
+def open_table(spec: str, repo: Repo | None = None, reader: RevReader | None = None,
+               rev: str | None = None) -> Table:
+    """The table named by ``spec`` (``REV:path`` or a workspace path).
+
+    ``rev`` (with a plain path relative to the current directory) is the form of
+    ``gitml data diff main exp-3 data/x.parquet``.
+    """
+    from gitml.readapi import split_revpath
+
+    cwd_relative = rev is not None  # REV PATH: a user path; REV:path: from the root
+    if rev is None:
+        rev, path = split_revpath(spec)
+        name = spec
+    else:
+        path, name = spec, f"{rev}:{spec}"
+    if rev is None:
+        return _workspace_table(path, repo, reader)
+    if repo is None or reader is None:
+        raise BadInputError(f"{name}: reading a revision needs a gitml repository")
+    if cwd_relative or path.startswith(("./", "../")):
+        from gitml.tracked import to_rel
+
+        path = to_rel(repo.root, path)
+    rel = path.strip("/")
+    parts = _rev_parts(repo, reader, rev, rel)
+    if parts is None:
+        raise BadInputError(f"{rel} does not exist at {rev}")
+    return _make(name, rel, parts)
+
+
+def _workspace_table(path: str, repo: Repo | None, reader: RevReader | None) -> Table:
+    if os.path.isfile(path):
+        return _make(path, path, [Part("", path=os.path.abspath(path))])
+    if os.path.isdir(path):
+        parts = []
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+            for fn in sorted(filenames):
+                full = os.path.join(dirpath, fn)
+                rel = os.path.relpath(full, path).replace(os.sep, "/")
+                parts.append(Part(rel, path=os.path.abspath(full)))
+        return _make(path, path, parts, directory=True)
+    if repo is not None and reader is not None:  # tracked but not checked out
+        from gitml.tracked import to_rel
+
+        try:
+            rel = to_rel(repo.root, path)
+        except BadInputError:
+            rel = None
+        if rel:
+            parts = _tracked_parts(repo, reader, rel, None)
+            if parts is not None:
+                return _make(path, rel, parts)
+    raise BadInputError(f"{path} does not exist")
+
+
+def _make(name: str, logical: str, parts: list[Part], directory: bool | None = None) -> Table:
+    is_dir = directory if directory is not None else any(p.rel for p in parts)
+    if not is_dir:
+        p = parts[0]
+        fmt = format_of(logical) or _sniff(p)
+        if fmt is None:
+            raise BadInputError(f"{name} is not a Parquet or CSV file "
+                                f"(expected .parquet, .csv or .tsv)")
+        return Table(name, fmt, parts, logical)
+    data = [p for p in parts
+            if not any(s.startswith(("_", ".")) for s in p.rel.split("/"))]
+    fmts = {format_of(p.rel) for p in data} - {None}
+    fmt = "parquet" if "parquet" in fmts else "csv" if "csv" in fmts else None
+    if fmt is None:
+        raise BadInputError(f"{name}: no Parquet or CSV files in this directory")
+    chosen = []
+    for p in data:
+        if format_of(p.rel) == fmt:
+            segs = p.rel.split("/")[:-1]
+            hive = dict(m.groups() for s in segs if (m := _HIVE.match(s)))
+            chosen.append(Part(p.rel, p.path, p.data, hive))
+    return Table(name, fmt, chosen, logical)
+
+
+def _sniff(p: Part) -> str | None:
+    if p.data is not None:
+        head = p.data[:4]
+    else:
+        assert p.path is not None
+        with open(p.path, "rb") as f:
+            head = f.read(4)
+    return "parquet" if head == b"PAR1" else None
+
+
+def _rev_parts(repo: Repo, reader: RevReader, rev: str, rel: str) -> list[Part] | None:
+    """Parts of ``rel`` at ``rev``: a Git blob or tree, or tracked data."""
+    from gitml import gitio
+
+    gitio.rev_parse(repo.root, rev)  # an unknown revision is its own clear error
+    obj = reader.batch.read_object(f"{rev}:{rel}", limit=None)
+    if obj is not None and obj[1] == "blob":
+        return [Part("", data=obj[2])]
+    if obj is not None and obj[1] == "tree":
+        return _tree_parts(repo, reader, rev, rel)
+    return _tracked_parts(repo, reader, rel, rev)
+
+
+def _tree_parts(repo: Repo, reader: RevReader, rev: str, rel: str) -> list[Part]:
+    """A Git directory at ``rev``: its blobs, and the data its pointers name."""
+    from gitml import gitio
+
+    out = gitio.run(repo.root, "ls-tree", "-r", "-z", "--full-tree", rev, "--", rel)
+    parts: list[Part] = []
+    for rec in out.decode(errors="surrogateescape").split("\0"):
+        meta, _, path = rec.partition("\t")
+        bits = meta.split()
+        if len(bits) != 3 or bits[1] != "blob" or not path.startswith(rel + "/"):
+            continue
+        inner = path[len(rel) + 1:]
+        if inner.endswith(pointer.SUFFIX):
+            data_rel = path[: -len(pointer.SUFFIX)]
+            sub = _tracked_parts(repo, reader, data_rel, rev) or []
+            base = inner[: -len(pointer.SUFFIX)]
+            parts.extend(Part(f"{base}/{p.rel}" if p.rel else base, p.path, p.data)
+                         for p in sub)
+        elif format_of(inner):
+            parts.append(Part(inner, data=reader.batch.read(bits[2])))
+    return sorted(parts, key=lambda p: p.rel)
+
+
+def _tracked_parts(repo: Repo, reader: RevReader, rel: str, rev: str | None
+                   ) -> list[Part] | None:
+    """Tracked data at ``rel`` (a tracked file or dir, or a path inside a tracked dir)."""
+    segs = rel.split("/")
+    for i in range(len(segs), 0, -1):
+        base = "/".join(segs[:i])
+        ptr = _pointer(repo, reader, base, rev)
+        if ptr is None:
+            continue
+        rest = "/".join(segs[i:])
+        where = f"{rev}:{rel}" if rev else rel
+        if not ptr.is_dir:
+            return [Part("", path=reader.object_path(ptr.oid, where))] if not rest else None
+        entries = manifest.loads(reader.object_bytes(ptr.oid, base), f"manifest of {base}")
+        if rest:
+            exact = [e for e in entries if e.path == rest]
+            if exact:
+                return [Part("", path=reader.object_path(exact[0].oid, where))]
+            entries = [e for e in entries if e.path.startswith(rest + "/")]
+            if not entries:
+                return None
+        cut = len(rest) + 1 if rest else 0
+        return [Part(e.path[cut:], path=reader.object_path(e.oid, f"{where}/{e.path[cut:]}"))
+                for e in entries]
+    return None
+
+
+def _pointer(repo: Repo, reader: RevReader, base: str, rev: str | None
+             ) -> pointer.Pointer | None:
+    name = os.path.basename(base)
+    if rev is None:
+        p = repo.abspath(base + pointer.SUFFIX)
+        if not os.path.isfile(p):
+            return None
+        return pointer.load(p, source=base + pointer.SUFFIX)
+    data = reader.batch.read(f"{rev}:{base}{pointer.SUFFIX}")
+    if data is None:
+        return None
+    return pointer.loads(data, f"{rev}:{base}{pointer.SUFFIX}", name)
+
+
+class Opener:
+    """Opens several table specs against one repository and one Git reader."""
+
+    def __init__(self, need_repo: bool = False) -> None:
+        from gitml.errors import NotARepoError
+        from gitml.readapi import RevReader
+        from gitml.repo import Repo
+
+        self.repo: Repo | None
+        try:
+            self.repo = Repo()
+        except NotARepoError:
+            if need_repo:
+                raise
+            self.repo = None
+        self.reader = RevReader(self.repo) if self.repo is not None else None
+
+    def open(self, spec: str, rev: str | None = None) -> Table:
+        return open_table(spec, self.repo, self.reader, rev)
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+        if self.repo is not None:
+            self.repo.close()
+
+    def __enter__(self) -> Opener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

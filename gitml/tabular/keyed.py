@@ -1,0 +1,422 @@
+"""The row comparison behind ``gitml data diff``: keyed (in memory or streamed) and keyless.
+
+Each function returns a plain dict (rows, added/removed/modified/unchanged, changed
+columns, samples, per-column stats of both sides) that :mod:`gitml.tabular.tablediff`
+turns into a report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gitml.errors import BadInputError
+from gitml.tabular.hashing import hash_array, hash_rows
+from gitml.tabular.io import Table
+from gitml.tabular.stats import ColumnStats, plain
+
+IA, IB, HA, HB = "\x00gitml_a", "\x00gitml_b", "\x00gitml_ha", "\x00gitml_hb"
+GATHER_LIMIT = 1_000_000  # modified rows gathered for per-column counts when streaming
+
+
+def arange(n: int) -> pa.Array:
+    if n == 0:
+        return pa.array([], pa.int64())
+    return pc.subtract(pc.cumulative_sum(pa.nulls(n, pa.int64()).fill_null(1)), 1)
+
+
+def _flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+
+
+def _stats(t: pa.Table, into: dict[str, ColumnStats]) -> None:
+    for f in t.schema:
+        into.setdefault(f.name, ColumnStats(f.name, f.type)).update(t.column(f.name))
+
+
+# -- keys -------------------------------------------------------------------------------
+def _align_key_types(ka: pa.Table, kb: pa.Table, key: list[str], name: str) -> pa.Table:
+    for k in key:
+        ta, tb = ka.schema.field(k).type, kb.schema.field(k).type
+        if ta != tb:
+            try:
+                kb = kb.set_column(kb.schema.get_field_index(k), k, kb[k].cast(ta))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise BadInputError(f"key column {k!r} is {ta} in one table and {tb} in "
+                                    f"{name}; they cannot be matched") from None
+    return kb
+
+
+def _increasing(col: pa.Array) -> bool:
+    """Strictly increasing (so unique, and matchable window by window without a join)."""
+    if len(col) < 2:
+        return True
+    try:
+        return bool(pc.all(pc.greater(col.slice(1), col.slice(0, len(col) - 1))).as_py())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        return False
+
+
+def check_key(keys: pa.Table, key: list[str], name: str) -> bool:
+    """Key values must be present and unique: say how many are not.
+
+    Returns True when a single key column is strictly increasing.
+    """
+    for k in key:
+        nulls = keys[k].null_count
+        if nulls:
+            raise BadInputError(f"key column {k!r} has {nulls:,} null value(s) in {name}")
+    if len(key) == 1:
+        col = _flat(keys[key[0]])
+        if _increasing(col):
+            return True
+        vc = pc.value_counts(col)
+        dup = pc.filter(vc, pc.greater(vc.field(1), 1))
+        values = dup.field(0)
+        counts = dup.field(1)
+    else:
+        g = keys.select(key).group_by(key).aggregate(
+            [(key[0], "count", pc.CountOptions(mode="all"))])
+        dup = g.filter(pc.greater(g[f"{key[0]}_count"], 1))
+        values = pc.binary_join_element_wise(*[pc.cast(dup[k], pa.string()) for k in key], "/")
+        counts = dup[f"{key[0]}_count"]
+    if len(values):
+        n = len(values)
+        rows = pc.sum(counts).as_py()
+        examples = ", ".join(str(v) for v in values.slice(0, 3).to_pylist())
+        raise BadInputError(f"key {'+'.join(key)} is not unique in {name}: {n:,} duplicate "
+                            f"value(s) in {rows:,} rows (e.g. {examples})")
+    return False
+
+
+def _join(ka: pa.Table, kb: pa.Table, key: list[str]) -> pa.Table:
+    return ka.join(kb, key, join_type="full outer", coalesce_keys=True, use_threads=True)
+
+
+class _Seq:
+    """An Arrow array as a Python sequence, for :mod:`bisect`."""
+
+    def __init__(self, a: pa.Array) -> None:
+        self.a = a
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.a[i].as_py()
+
+
+MATCH_WINDOW = 1 << 16
+
+
+def match(ta: pa.Table, tb: pa.Table, key: list[str], sorted_keys: bool
+          ) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+    """(matched rows of a, matched rows of b, rows only in a, rows only in b) by key.
+
+    With both key columns strictly increasing, windows of ``MATCH_WINDOW`` rows of ``a``
+    are matched against the rows of ``b`` in the same key range (small hash tables that
+    stay in cache, identical windows skipped); otherwise one hash join.
+    """
+    if not sorted_keys or len(key) != 1:
+        j = _join(ta.select(key).append_column(IA, arange(ta.num_rows)),
+                  tb.select(key).append_column(IB, arange(tb.num_rows)), key)
+        ia, ib = _flat(j[IA]), _flat(j[IB])
+        both = pc.and_(pc.is_valid(ia), pc.is_valid(ib))
+        order = pc.sort_indices(pc.filter(ia, both))  # sequential takes later
+        return (pc.take(pc.filter(ia, both), order), pc.take(pc.filter(ib, both), order),
+                pc.sort(pc.filter(ia, pc.is_null(ib))), pc.sort(pc.filter(ib, pc.is_null(ia))))
+    import bisect
+
+    ka, kb = _flat(ta[key[0]]), _flat(tb[key[0]])
+    seq_b = _Seq(kb)
+    ma, mb, only_a, only_b = [], [], [], []
+    bpos = 0
+    for s in range(0, len(ka), MATCH_WINDOW):
+        wa = ka.slice(s, MATCH_WINDOW)
+        last = s + len(wa) >= len(ka)
+        bend = len(kb) if last else bisect.bisect_right(seq_b, wa[-1].as_py(), lo=bpos)
+        wb = kb.slice(bpos, bend - bpos)
+        if len(wa) == len(wb) and pc.all(pc.equal(wa, wb)).as_py():
+            ma.append(pc.add(arange(len(wa)), s))
+            mb.append(pc.add(arange(len(wb)), bpos))
+        else:
+            pos = pc.index_in(wb, value_set=wa)
+            found = pc.is_valid(pos)
+            ma.append(pc.add(pc.filter(pos, found), s).cast(pa.int64()))
+            mb.append(pc.add(pc.filter(arange(len(wb)), found), bpos))
+            only_b.append(pc.add(pc.filter(arange(len(wb)), pc.invert(found)), bpos))
+            in_b = pc.is_in(wa, value_set=wb)
+            only_a.append(pc.add(pc.filter(arange(len(wa)), pc.invert(in_b)), s))
+        bpos = bend
+    if bpos < len(kb):
+        only_b.append(pc.add(arange(len(kb) - bpos), bpos))
+
+    def cat(xs: list[pa.Array]) -> pa.Array:
+        return pa.concat_arrays(xs) if xs else pa.array([], pa.int64())
+
+    return cat(ma), cat(mb), cat(only_a), cat(only_b)
+
+
+# -- comparing values -------------------------------------------------------------------
+def not_equal(x: pa.Array, y: pa.Array) -> pa.Array:
+    """True where two aligned arrays differ (null == null and NaN == NaN count as equal)."""
+    t = x.type
+    if pa.types.is_dictionary(t):
+        x, y, t = pc.cast(x, t.value_type), pc.cast(y, t.value_type), t.value_type
+    try:
+        eq = pc.equal(x, y)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        return pc.not_equal(hash_array(x), hash_array(y))
+    ne = pc.invert(pc.fill_null(eq, False))
+    if x.null_count or y.null_count:
+        ne = pc.and_not(ne, pc.and_(pc.is_null(x), pc.is_null(y)))
+    if pa.types.is_floating(t):
+        ne = pc.and_not(ne, pc.and_(pc.fill_null(pc.is_nan(x), False),
+                                    pc.fill_null(pc.is_nan(y), False)))
+    return ne
+
+
+def _row(t: pa.Table, i: int) -> dict[str, Any]:
+    return {k: plain(v[0]) for k, v in t.slice(i, 1).to_pydict().items()}
+
+
+def _first_by_key(t: pa.Table, key: list[str], n: int) -> pa.Table:
+    if t.num_rows == 0 or n <= 0:
+        return t.slice(0, 0)
+    k = min(n, t.num_rows)
+    keys = [(c, "ascending") for c in key]
+    try:
+        return t.take(pc.select_k_unstable(t, k, sort_keys=keys)).sort_by(keys)
+    except pa.ArrowNotImplementedError:
+        return t.slice(0, k)
+
+
+def _compare_pairs(ta: pa.Table, tb: pa.Table, ma: pa.Array | None, mb: pa.Array | None,
+                   key: list[str], compared: list[str], samples: int
+                   ) -> tuple[int, dict[str, int], list[Any]]:
+    """Row ma[i] of ta and mb[i] of tb are a matched pair (None: row i and row i).
+
+    Columns are compared in parallel threads; returns the number of modified pairs, the
+    changed count per column and samples of modified rows (smallest keys first).
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(c: str) -> tuple[str, pa.Array, int]:
+        x, y = _flat(ta[c]), _flat(tb[c])
+        if ma is not None and mb is not None:
+            x, y = x.take(ma), y.take(mb)
+        ne = not_equal(x, y)
+        return c, ne, pc.sum(ne).as_py() or 0
+
+    with ThreadPoolExecutor(max(1, min(len(compared), os.cpu_count() or 1))) as pool:
+        results = list(pool.map(one, compared))
+    masks = {c: ne for c, ne, cnt in results if cnt}
+    changed = {c: cnt for c, _, cnt in results if cnt}
+    if not masks:
+        return 0, {}, []
+    any_ne: Any = None
+    for ne in masks.values():
+        any_ne = ne if any_ne is None else pc.or_(any_ne, ne)
+    modified = pc.sum(any_ne).as_py() or 0
+    pos = pc.filter(arange(len(any_ne)), any_ne)
+    rows_b = pos if mb is None else pc.take(mb, pos)
+    keyed = tb.select(key).take(rows_b).append_column(IA, pos)
+    out = []
+    for i in _first_by_key(keyed, key, samples)[IA].to_pylist():
+        ra = i if ma is None else ma[i].as_py()
+        rb = i if mb is None else mb[i].as_py()
+        entry: dict[str, Any] = {"key": {k: plain(tb[k][rb].as_py()) for k in key},
+                                 "changes": {}}
+        for c, mask in masks.items():
+            if mask[i].as_py():
+                entry["changes"][c] = {"old": plain(ta[c][ra].as_py()),
+                                       "new": plain(tb[c][rb].as_py())}
+        out.append(entry)
+    return modified, changed, out
+
+
+# -- keyed, in memory -------------------------------------------------------------------
+def _parallel_stats(ta: pa.Table, tb: pa.Table) -> tuple[dict[str, ColumnStats],
+                                                         dict[str, ColumnStats]]:
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(args: tuple[pa.Table, str]) -> ColumnStats:
+        t, c = args
+        cs = ColumnStats(c, t.schema.field(c).type)
+        cs.update(t[c])
+        return cs
+
+    jobs = [(ta, c) for c in ta.column_names] + [(tb, c) for c in tb.column_names]
+    with ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
+        done = list(pool.map(one, jobs))
+    na = ta.num_columns
+    return {s.name: s for s in done[:na]}, {s.name: s for s in done[na:]}
+
+
+def diff_in_memory(old: Table, new: Table, key: list[str], compared: list[str],
+                   samples: int) -> dict[str, Any]:
+    ta, tb = old.read(), new.read()
+    stats_a, stats_b = _parallel_stats(ta, tb)
+    ka = ta.select(key)
+    kb = _align_key_types(ka, tb.select(key), key, new.name)
+    inc_a = check_key(ka, key, old.name)
+    inc_b = check_key(kb, key, new.name)
+    ma, mb, only_a, only_b = match(ka, kb, key, inc_a and inc_b)
+    modified, changed, mod_samples = _compare_pairs(ta, tb, ma, mb, key, compared, samples)
+    added_rows = _first_by_key(tb.take(only_b), key, samples)
+    removed_rows = _first_by_key(ta.take(only_a), key, samples)
+    return {"rows_old": ta.num_rows, "rows_new": tb.num_rows,
+            "added": len(only_b), "removed": len(only_a), "modified": modified,
+            "unchanged": len(ma) - modified, "changed_columns": changed,
+            "samples": {"added": [_row(added_rows, i) for i in range(added_rows.num_rows)],
+                        "removed": [_row(removed_rows, i)
+                                    for i in range(removed_rows.num_rows)],
+                        "modified": mod_samples},
+            "stats_old": stats_a, "stats_new": stats_b}
+
+
+# -- keyed, streamed --------------------------------------------------------------------
+def _scan_side(t: Table, key: list[str], compared: list[str], stats: dict[str, ColumnStats],
+               idx_name: str, hash_name: str) -> pa.Table:
+    """Key columns, a hash of the compared columns and the row number, for every row."""
+    parts = []
+    offset = 0
+    for chunk in t.chunks():
+        _stats(chunk, stats)
+        n = chunk.num_rows
+        h = hash_rows([chunk[c] for c in compared], n)
+        cols = [chunk[k] for k in key] + [pc.add(arange(n), offset), h]
+        parts.append(pa.Table.from_arrays(cols, names=key + [idx_name, hash_name]))
+        offset += n
+    if not parts:
+        schema = pa.schema([t.schema.field(k) for k in key]
+                           + [pa.field(idx_name, pa.int64()), pa.field(hash_name, pa.uint64())])
+        return schema.empty_table()
+    return pa.concat_tables(parts)
+
+
+def fetch_rows(t: Table, indices: pa.Array, columns: list[str] | None = None) -> pa.Table:
+    """Rows at sorted, distinct row numbers ``indices``, in that order (one streaming pass)."""
+    indices = _flat(indices)
+    out = []
+    offset = 0
+    pos = 0
+    total = len(indices)
+    for chunk in t.chunks(columns):
+        if pos >= total:
+            break
+        n = chunk.num_rows
+        local = pc.subtract(indices, offset)
+        sel = pc.filter(local, pc.and_(pc.greater_equal(local, 0), pc.less(local, n)))
+        if len(sel):
+            out.append(chunk.take(sel))
+            pos += len(sel)
+        offset += n
+    schema = t._select(columns)
+    return pa.concat_tables(out) if out else schema.empty_table()
+
+
+def diff_streaming(old: Table, new: Table, key: list[str], compared: list[str],
+                   samples: int) -> dict[str, Any]:
+    stats_a: dict[str, ColumnStats] = {}
+    stats_b: dict[str, ColumnStats] = {}
+    sa = _scan_side(old, key, compared, stats_a, IA, HA)
+    sb = _scan_side(new, key, compared, stats_b, IB, HB)
+    sb = _align_key_types(sa, sb, key, new.name)
+    check_key(sa.select(key), key, old.name)
+    check_key(sb.select(key), key, new.name)
+    j = _join(sa, sb, key)
+    ia, ib = _flat(j[IA]), _flat(j[IB])
+    both = pc.and_(pc.is_valid(ia), pc.is_valid(ib))
+    diff = pc.and_(both, pc.not_equal(_flat(j[HA]), _flat(j[HB])))
+    diff = pc.fill_null(diff, False)
+    modified = pc.sum(diff).as_py() or 0
+    matched = pc.sum(both).as_py() or 0
+    changed: dict[str, int] = {}
+    mod_samples: list[Any] = []
+    if modified:
+        pairs = pa.table({IA: pc.filter(ia, diff), IB: pc.filter(ib, diff)}).sort_by(IA)
+        pairs = pairs.slice(0, GATHER_LIMIT)
+        xa = fetch_rows(old, pairs[IA], key + compared)
+        order_b = pc.sort_indices(pairs[IB])
+        xb_sorted = fetch_rows(new, pc.take(pairs[IB], order_b), key + compared)
+        pos_b = pc.index_in(pairs[IB], value_set=pc.take(pairs[IB], order_b))
+        xb = xb_sorted.take(pos_b)
+        _, changed, mod_samples = _compare_pairs(xa, xb, None, None, key, compared,
+                                                 samples)
+        if pairs.num_rows < modified:  # scale the sample's counts: marked as estimates
+            scale = modified / pairs.num_rows
+            changed = {c: round(v * scale) for c, v in changed.items()}
+    added = _side_samples(new, j, key, ia, IB, samples)
+    removed = _side_samples(old, j, key, ib, IA, samples)
+    return {"rows_old": sa.num_rows, "rows_new": sb.num_rows,
+            "added": added[0], "removed": removed[0], "modified": modified,
+            "unchanged": matched - modified, "changed_columns": changed,
+            "changed_columns_estimated": modified > GATHER_LIMIT,
+            "samples": {"added": added[1], "removed": removed[1], "modified": mod_samples},
+            "stats_old": stats_a, "stats_new": stats_b}
+
+
+def _side_samples(t: Table, j: pa.Table, key: list[str], other: pa.Array, idx_name: str,
+                  samples: int) -> tuple[int, list[dict[str, Any]]]:
+    """Rows only on one side: how many, and the first few by key."""
+    only = j.filter(pc.is_null(other)).select(key + [idx_name])
+    first = _first_by_key(only, key, samples)
+    rows = fetch_rows(t, pc.sort(first[idx_name]) if first.num_rows else first[idx_name])
+    keys = [(k, "ascending") for k in key]
+    try:
+        rows = rows.sort_by(keys)
+    except pa.ArrowNotImplementedError:
+        pass
+    return only.num_rows, [_row(rows, i) for i in range(rows.num_rows)]
+
+
+# -- keyless ----------------------------------------------------------------------------
+def diff_multiset(old: Table, new: Table, compared: list[str], samples: int
+                  ) -> dict[str, Any]:
+    stats_a: dict[str, ColumnStats] = {}
+    stats_b: dict[str, ColumnStats] = {}
+    ha = _hash_side(old, compared, stats_a)
+    hb = _hash_side(new, compared, stats_b)
+    ca = _counts(ha, "a")
+    cb = _counts(hb, "b")
+    j = ca.join(cb, "h", join_type="full outer")
+    na = pc.fill_null(_flat(j["a"]), 0)
+    nb = pc.fill_null(_flat(j["b"]), 0)
+    delta = pc.subtract(nb, na)
+    added = pc.sum(pc.max_element_wise(delta, 0)).as_py() or 0
+    removed = pc.sum(pc.max_element_wise(pc.negate(delta), 0)).as_py() or 0
+    unchanged = pc.sum(pc.min_element_wise(na, nb)).as_py() or 0
+    more_b = pc.filter(_flat(j["h"]), pc.greater(delta, 0))
+    more_a = pc.filter(_flat(j["h"]), pc.less(delta, 0))
+    return {"rows_old": len(ha), "rows_new": len(hb), "added": added, "removed": removed,
+            "unchanged": unchanged,
+            "samples": {"added": _hash_samples(new, hb, more_b, samples),
+                        "removed": _hash_samples(old, ha, more_a, samples)},
+            "stats_old": stats_a, "stats_new": stats_b}
+
+
+def _hash_side(t: Table, compared: list[str], stats: dict[str, ColumnStats]) -> pa.Array:
+    parts = []
+    for chunk in t.chunks():
+        _stats(chunk, stats)
+        parts.append(hash_rows([chunk[c] for c in compared], chunk.num_rows))
+    return pa.concat_arrays(parts) if parts else pa.array([], pa.uint64())
+
+
+def _counts(h: pa.Array, name: str) -> pa.Table:
+    vc = pc.value_counts(h)
+    return pa.table({"h": vc.field(0), name: pc.cast(vc.field(1), pa.int64())})
+
+
+def _hash_samples(t: Table, hashes: pa.Array, wanted: pa.Array, samples: int
+                  ) -> list[dict[str, Any]]:
+    if len(wanted) == 0 or samples <= 0:
+        return []
+    idx = pc.filter(arange(len(hashes)), pc.is_in(hashes, value_set=wanted))
+    rows = fetch_rows(t, idx.slice(0, samples))
+    return [_row(rows, i) for i in range(rows.num_rows)]
