@@ -23,8 +23,6 @@ from gitml.hashing import hash_bytes
 VERSION = 1
 HEADER = b'{"format":"gitml-manifest","version":1}\n'
 _OIDS = re.compile(r"(?:xxh3:[0-9a-f]{32}\n)*")
-# Any empty, ".", ".." or absolute component, or a backslash, in NUL-joined paths.
-_BAD_PATH = re.compile(r"(?:^|\x00)(?:/|\x00|$)|(?:^|\x00|/)\.\.?(?:/|\x00|$)|//|/(?:\x00|$)|\\")
 
 
 class Entry(NamedTuple):
@@ -34,6 +32,16 @@ class Entry(NamedTuple):
     oid: str
     size: int
     exec: bool = False
+
+
+def _suspect_paths(paths: tuple[str, ...]) -> bool:
+    """True when any path may be empty, absolute, or have a '.', '..' or empty component,
+    a backslash or a NUL (substring tests over all paths at once; exact check follows)."""
+    joined = "\x00".join(paths)
+    if joined.count("\x00") != len(paths) - 1 or "\\" in joined:
+        return True
+    parts = "\x00" + joined.replace("/", "\x00") + "\x00"
+    return "\x00\x00" in parts or "\x00.\x00" in parts or "\x00..\x00" in parts
 
 
 def dumps(entries: list[Entry]) -> bytes:
@@ -82,8 +90,7 @@ def loads(data: bytes, source: str) -> list[Entry]:
                                             and isinstance(r[1], str)
                                             and _OIDS.fullmatch(r[1] + "\n"))), rows[0])
         raise FormatError(source, f"malformed manifest entry {bad!r}")
-    joined = "\x00".join(paths)
-    if joined.count("\x00") != len(paths) - 1 or _BAD_PATH.search(joined):
+    if _suspect_paths(paths):
         for p in paths:
             check_relpath(p, source=source)
     fileset = set(paths)

@@ -20,6 +20,7 @@ import contextlib
 import marshal
 import os
 import sqlite3
+from array import array
 from typing import Any
 
 _SCHEMA = """
@@ -68,19 +69,22 @@ class Root:
 
 
 def stat_digest(ws: dict[str, os.stat_result]) -> tuple[str, int]:
-    """(digest of every (path, ino, mtime, size, mode), newest mtime) of a scanned tree."""
+    """(digest of every file's path, inode, mtime, size and mode, newest mtime) of a tree.
+
+    Built from whole columns (one array per field) because it runs over every file of a
+    directory on each status.
+    """
     import xxhash
 
     h = xxhash.xxh3_128()
-    newest = 0
-    parts = []
-    for k, st in ws.items():
-        m = st.st_mtime_ns
-        if m > newest:
-            newest = m
-        parts.append(f"{k}\0{st.st_ino}\0{m}\0{st.st_size}\0{st.st_mode}\n")
-    h.update("".join(parts).encode("utf-8", "surrogateescape"))
-    return h.hexdigest(), newest
+    h.update("\0".join(ws).encode("utf-8", "surrogateescape"))
+    stats = list(ws.values())
+    mtimes = array("q", [st.st_mtime_ns for st in stats])
+    for column in (mtimes, array("q", [st.st_ino for st in stats]),
+                   array("q", [st.st_size for st in stats]),
+                   array("q", [st.st_mode for st in stats])):
+        h.update(column.tobytes())
+    return h.hexdigest(), max(mtimes, default=0)
 
 
 class StatCache:
