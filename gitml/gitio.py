@@ -210,8 +210,8 @@ def diff_names(root: str, old: str, new: str | None, pathspec: str) -> list[str]
 def staged(root: str) -> list[tuple[str, str, str]]:
     """(path, mode, blob sha) of every file the next commit adds or changes."""
     # Against HEAD, or against nothing on an unborn branch (git diff --cached does both).
-    out = run(root, "diff", "--cached", "--raw", "-z", "--no-renames", "--no-ext-diff",
-              "--diff-filter=AMT", keep_index=True)
+    out = run(root, "diff", "--cached", "--raw", "-z", "--no-abbrev", "--no-renames",
+              "--no-ext-diff", "--diff-filter=AMT", keep_index=True)
     parts = out.decode(errors="surrogateescape").split("\0")
     result = []
     for i in range(0, len(parts) - 1, 2):

@@ -1,0 +1,252 @@
+"""The pre-commit hook: a commit must not point at data that was never stored.
+
+Checks (each can be run alone with ``--only``, as the pre-commit framework hook ids do):
+
+- ``pointers``: every staged pointer parses, names objects the store has, and matches
+  the data in the workspace; tracked data changed but not ``gitml add``-ed is reported
+  (a warning, or a refusal in strict mode).
+- ``large-files``: no file larger than ``hooks.max_file_size`` (default 5 MiB) goes
+  into Git itself.
+- ``tracked-paths``: no gitml-tracked path, nor a file inside a tracked directory, is
+  staged (``git add -f``).
+- ``data-checks``: the data checks ``gitml.yaml`` declares pass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gitml import config, gitio, pointer
+from gitml.errors import ConfigError, GitmlError
+from gitml.githooks import say, strict
+from gitml.hooks import human
+
+if TYPE_CHECKING:
+    from gitml.repo import Repo
+
+CHECKS = ("pointers", "large-files", "tracked-paths", "data-checks")
+DEFAULT_MAX_FILE_SIZE = 5 << 20
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.I)
+_FILE_MODES = ("100644", "100755", "120000")
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from ``5242880``, ``5MiB``, ``5M`` (both 2**20), ``5MB`` (10**6); 0 = no limit."""
+    if isinstance(value, bool):
+        raise ConfigError(f"expected a size such as 5MiB, not {value!r}")
+    if isinstance(value, int):
+        n = value
+    else:
+        m = _SIZE_RE.match(str(value))
+        if not m:
+            raise ConfigError(f"expected a size such as 5MiB or 10MB, not {value!r}")
+        number, unit, binary, byte = m.groups()
+        power = "kmgt".find(unit.lower()) + 1
+        base = 1000 if (unit and byte and not binary) else 1024
+        n = int(float(number) * base ** power)
+    if n < 0:
+        raise ConfigError(f"expected a size >= 0, not {value!r}")
+    return n
+
+
+config.register(r"hooks\.max_file_size", parse_size)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that stops the commit: the path and what to do about it."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def run(root: str, args: list[str], stdin: bytes, only: set[str],
+        options: dict[str, str]) -> int:
+    from gitml.repo import Repo
+
+    with Repo(root) as repo:
+        problems, notes = check(repo, only or set(CHECKS), options.get("max_file_size"))
+    for note in notes:
+        say(note)
+    if not problems:
+        return 0
+    say(f"commit refused, {len(problems)} problem{'s' * (len(problems) != 1)}:")
+    for p in problems:
+        print(f"  {p}", file=sys.stderr)
+    say("fix them, or skip these checks once with: git commit --no-verify")
+    return 1
+
+
+def check(repo: Repo, checks: set[str], max_file_size: str | int | None = None
+          ) -> tuple[list[Problem], list[str]]:
+    """(problems that refuse the commit, notes) for what is staged now."""
+    root = repo.root
+    staged = gitio.staged(root)
+    ptrs = [(p, sha) for p, mode, sha in staged
+            if p.endswith(pointer.SUFFIX) and mode in _FILE_MODES]
+    files = [(p, sha) for p, mode, sha in staged
+             if not p.endswith(pointer.SUFFIX) and mode in _FILE_MODES]
+    problems: list[Problem] = []
+    notes: list[str] = []
+    flagged: set[str] = set()
+    if "tracked-paths" in checks and files:
+        problems += _tracked_paths(root, [p for p, _ in files], flagged)
+    if "large-files" in checks and files:
+        limit = parse_size(max_file_size if max_file_size is not None
+                           else repo.config.get("hooks.max_file_size", DEFAULT_MAX_FILE_SIZE))
+        problems += _large_files(root, [f for f in files if f[0] not in flagged], limit)
+    if "pointers" in checks:
+        problems += _pointers(repo, ptrs, notes)
+    if "data-checks" in checks:
+        problems += _data_checks(repo, notes)
+    return problems, notes
+
+
+def _tracked_paths(root: str, paths: list[str], flagged: set[str]) -> list[Problem]:
+    """Staged files that gitml tracks, or that sit inside a directory gitml tracks."""
+    tracked = {p[: -len(pointer.SUFFIX)] for p in gitio.index_paths(root, "*" + pointer.SUFFIX)}
+    out = []
+    for path in paths:
+        owner = path
+        while owner:
+            if owner in tracked or os.path.isfile(os.path.join(root, owner + pointer.SUFFIX)):
+                break
+            owner = owner.rpartition("/")[0]
+        if not owner:
+            continue
+        flagged.add(path)
+        q = shlex.quote(path)
+        if owner == path:
+            msg = f"is tracked by gitml ({owner}{pointer.SUFFIX}); unstage it: git rm --cached {q}"
+        else:
+            msg = (f"is inside {owner}, a directory tracked by gitml; unstage it: "
+                   f"git rm --cached {q}")
+        out.append(Problem(path, msg))
+    return out
+
+
+def _large_files(root: str, files: list[tuple[str, str]], limit: int) -> list[Problem]:
+    if not limit or not files:
+        return []
+    sizes = gitio.object_sizes(root, [sha for _, sha in files])
+    out = []
+    for path, sha in files:
+        size = sizes.get(sha, 0)
+        if size > limit:
+            q = shlex.quote(path)
+            out.append(Problem(path, f"{human(size)} staged into Git (limit {human(limit)}, "
+                                     f"hooks.max_file_size); store it with gitml instead: "
+                                     f"git rm --cached {q} && gitml add {q}"))
+    return out
+
+
+def _pointers(repo: Repo, staged: list[tuple[str, str]], notes: list[str]) -> list[Problem]:
+    """Staged pointers: valid, stored, and what the workspace holds; plus unstored changes."""
+    out: list[Problem] = []
+    ok: dict[str, bytes] = {}  # staged pointer path -> its bytes, when valid and stored
+    if staged:
+        with gitio.BatchReader(repo.root) as reader:
+            for path, sha in staged:
+                data = reader.read(sha) or b""
+                problem = _stored(repo, path, data)
+                if problem:
+                    out.append(problem)
+                else:
+                    ok[path] = data
+    try:
+        states = {s.path: s for s in repo.status()}
+    except GitmlError as e:
+        (out.append(Problem("tracked data", str(e))) if strict(repo.root)
+         else notes.append(f"could not check tracked data: {e}"))
+        return out
+    unstored = []
+    for path, data in ok.items():
+        rel = path[: -len(pointer.SUFFIX)]
+        try:
+            with open(repo.abspath(path), "rb") as f:
+                current = f.read()
+        except FileNotFoundError:
+            continue
+        q = shlex.quote(path)
+        if current != data:
+            out.append(Problem(path, f"differs from the pointer in the workspace (gitml add ran "
+                                     f"again after git add?); stage it again: git add {q}"))
+        elif rel in states and states[rel].state == "modified":
+            out.append(Problem(rel, "changed since 'gitml add'; store the change: "
+                                    f"gitml add {shlex.quote(rel)} && git add {q}"))
+    for rel, s in states.items():
+        if s.state == "modified" and rel + pointer.SUFFIX not in ok:
+            unstored.append(rel)
+    if unstored:
+        if strict(repo.root):
+            out += [Problem(r, f"has changes that are not stored: gitml add {shlex.quote(r)}")
+                    for r in unstored]
+        else:
+            shown = ", ".join(unstored[:5]) + (" ..." if len(unstored) > 5 else "")
+            notes.append(f"note: tracked data changed but not stored (not part of this commit): "
+                         f"{shown}; store it with: gitml add PATH")
+    return out
+
+
+def _stored(repo: Repo, path: str, data: bytes) -> Problem | None:
+    """A problem when the staged pointer is malformed or names data the store lacks."""
+    name = os.path.basename(path)[: -len(pointer.SUFFIX)]
+    try:
+        ptr = pointer.loads(data, path, expected_name=name)
+    except GitmlError as e:
+        return Problem(path, f"not a valid pointer: {getattr(e, 'problem', e)}")
+    rel = path[: -len(pointer.SUFFIX)]
+    hint = f"run 'gitml add {shlex.quote(rel)}', or 'gitml pull' if the data is on a remote"
+    store = repo.store
+    if not store.has(ptr.oid):
+        return Problem(path, f"names {ptr.oid}, which is not in the store; {hint}")
+    if not ptr.is_dir:
+        return None
+    from gitml import manifest
+
+    try:
+        entries = manifest.loads(store.read_bytes(ptr.oid, what=rel), f"manifest of {rel}")
+    except GitmlError as e:
+        return Problem(path, str(e))
+    missing = [e.path for e in entries if not store.has(e.oid)]
+    if missing:
+        return Problem(path, f"{len(missing)} of {len(entries)} files are not in the store "
+                             f"(first: {rel}/{missing[0]}); {hint}")
+    return None
+
+
+def _data_checks(repo: Repo, notes: list[str]) -> list[Problem]:
+    from gitml import project
+
+    try:
+        declared = project.load(repo).get("checks")
+    except GitmlError as e:
+        return [Problem(project.PROJECT_FILE, str(e))]
+    if not declared:
+        return []
+    try:
+        from gitml.tabular.checks import run_checks  # type: ignore[import-not-found]
+    except ImportError:
+        notes.append("gitml.yaml declares data checks, but this gitml cannot run them")
+        return []
+    return _check_results(run_checks(repo))
+
+
+def _check_results(results: Any) -> list[Problem]:
+    """Failed data checks as problems (the shape settles once gitml.tabular lands)."""
+    out = []
+    for r in results or []:
+        d = r.to_dict() if hasattr(r, "to_dict") else dict(r)
+        if d.get("ok", d.get("passed", True)):
+            continue
+        where = d.get("path") or d.get("target") or d.get("name") or "data check"
+        out.append(Problem(str(where), str(d.get("message") or d.get("name") or "failed")))
+    return out
