@@ -15,46 +15,22 @@ Checks (each can be run alone with ``--only``, as the pre-commit framework hook 
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gitml import config, gitio, pointer
-from gitml.errors import ConfigError, GitmlError
+from gitml import gitio, pointer
+from gitml.errors import GitmlError
 from gitml.githooks import say, strict
-from gitml.hooks import human
+from gitml.hooks import human, parse_size
 
 if TYPE_CHECKING:
     from gitml.repo import Repo
 
 CHECKS = ("pointers", "large-files", "tracked-paths", "data-checks")
-DEFAULT_MAX_FILE_SIZE = 5 << 20
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.I)
+DEFAULT_MAX_FILE_SIZE = 5 << 20  # 5 MiB
 _FILE_MODES = ("100644", "100755", "120000")
-
-
-def parse_size(value: Any) -> int:
-    """Bytes from ``5242880``, ``5MiB``, ``5M`` (both 2**20), ``5MB`` (10**6); 0 = no limit."""
-    if isinstance(value, bool):
-        raise ConfigError(f"expected a size such as 5MiB, not {value!r}")
-    if isinstance(value, int):
-        n = value
-    else:
-        m = _SIZE_RE.match(str(value))
-        if not m:
-            raise ConfigError(f"expected a size such as 5MiB or 10MB, not {value!r}")
-        number, unit, binary, byte = m.groups()
-        power = "kmgt".find(unit.lower()) + 1
-        base = 1000 if (unit and byte and not binary) else 1024
-        n = int(float(number) * base ** power)
-    if n < 0:
-        raise ConfigError(f"expected a size >= 0, not {value!r}")
-    return n
-
-
-config.register(r"hooks\.max_file_size", parse_size)
 
 
 @dataclass(frozen=True)
