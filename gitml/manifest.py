@@ -65,6 +65,14 @@ def oid_of(entries: list[Entry]) -> tuple[str, bytes]:
     return hash_bytes(data), data
 
 
+_OID_FIELD = re.compile(rb'"(xxh3:[0-9a-f]{32})"')
+
+
+def oids(data: bytes) -> set[str]:
+    """The object ids a manifest names, without validating it (for existence shortcuts)."""
+    return {m.decode() for m in _OID_FIELD.findall(data)}
+
+
 def loads(data: bytes, source: str) -> list[Entry]:
     """Parse and validate manifest bytes; every path must stay inside the directory."""
     if not data.startswith(b'{"format":"gitml-manifest"'):

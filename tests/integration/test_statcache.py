@@ -44,6 +44,7 @@ def test_an_edit_is_hashed_once_then_cached(repo: Path, cli, count_reads) -> Non
     assert cli("add", "d").code == 0
     time.sleep(0.01)
     write(repo / "d" / "0.bin", "X")  # same size, new content
+    time.sleep(0.05)  # older than the next stamp by more than a clock tick: not racy
     count_reads.clear()
     states = gitml.Repo().status()
     assert states[0].modified == 1
