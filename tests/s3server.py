@@ -177,6 +177,63 @@ class _suppress:
         return isinstance(e, (ProcessLookupError, FileNotFoundError, PermissionError))
 
 
+class RemoteHandle:
+    """A test's view of a remote's raw contents, to check layout and to damage objects."""
+
+    def __init__(self, kind: str, url: str, server: S3Server | None = None,
+                 root: Path | None = None) -> None:
+        self.kind, self.url, self.server, self.root = kind, url, server, root
+        self.prefix = url.split("/", 3)[3] + "/" if kind == "s3" else ""
+
+    def _key(self, oid: str) -> str:
+        h = oid[len("xxh3:"):]
+        return f"{self.prefix}objects/{h[:2]}/{h[2:]}"
+
+    def objects(self) -> dict[str, bytes]:
+        """{oid: bytes} of everything under objects/ (the layout is checked on the way)."""
+        out: dict[str, bytes] = {}
+        if self.kind == "dir":
+            assert self.root is not None
+            for p in sorted((self.root / "objects").glob("*/*")):
+                assert len(p.parent.name) == 2 and len(p.name) == 30, p
+                out["xxh3:" + p.parent.name + p.name] = p.read_bytes()
+            return out
+        assert self.server is not None
+        c = self.server.client()
+        pages = c.get_paginator("list_objects_v2").paginate(
+            Bucket=self.server.bucket, Prefix=self.prefix)
+        for page in pages:
+            for item in page.get("Contents", ()):
+                rest = item["Key"][len(self.prefix):]
+                top, a, b = rest.split("/")
+                assert top == "objects" and len(a) == 2 and len(b) == 30, rest
+                body = c.get_object(Bucket=self.server.bucket, Key=item["Key"])["Body"].read()
+                out["xxh3:" + a + b] = body
+        return out
+
+    def put_raw(self, oid: str, data: bytes) -> None:
+        """Overwrite an object's bytes (to simulate corruption on the remote)."""
+        if self.kind == "dir":
+            assert self.root is not None
+            p = self.root / self._key(oid)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            if p.exists():
+                p.chmod(0o644)
+            p.write_bytes(data)
+            return
+        assert self.server is not None
+        self.server.client().put_object(Bucket=self.server.bucket, Key=self._key(oid),
+                                        Body=data)
+
+    def delete(self, oid: str) -> None:
+        if self.kind == "dir":
+            assert self.root is not None
+            (self.root / self._key(oid)).unlink()
+            return
+        assert self.server is not None
+        self.server.client().delete_object(Bucket=self.server.bucket, Key=self._key(oid))
+
+
 _shared: S3Server | None = None
 
 

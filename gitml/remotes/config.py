@@ -145,12 +145,15 @@ def directory_of(repo: Repo, url: str) -> str:
     return os.path.normpath(os.path.join(repo.root, os.path.expanduser(path)))
 
 
-def open_backend(repo: Repo, rs: RemoteSpec, *, jobs: int, create: bool = False) -> Backend:
-    """Connect to a remote. ``create``: a missing directory remote may be made (push)."""
+def open_backend(repo: Repo, rs: RemoteSpec, *, jobs: int, create: bool = False,
+                 must_exist: bool = True) -> Backend:
+    """Connect to a remote. A missing directory remote is made with ``create`` (push),
+    an error with ``must_exist`` (fetch), else treated as empty (status, gc)."""
     if rs.is_s3:
         from gitml.remotes.s3 import S3Backend
 
         return S3Backend(rs.name, rs.url, rs.options, jobs=jobs)
     from gitml.remotes.local import DirectoryBackend
 
-    return DirectoryBackend(directory_of(repo, rs.url), rs.url, create=create)
+    return DirectoryBackend(directory_of(repo, rs.url), rs.url, create=create,
+                            must_exist=must_exist)

@@ -88,7 +88,7 @@ def gc_remote(repo: Repo, remote: str | None = None, *, dry_run: bool = False,
     if unreadable and not force:
         raise GitmlError(f"cannot read the manifest for {unreadable[0]}: refusing to collect "
                          "(run 'gitml fsck')")
-    backend = rconfig.open_backend(repo, rs, jobs=rs.jobs(jobs))
+    backend = rconfig.open_backend(repo, rs, jobs=rs.jobs(jobs), must_exist=False)
     try:
         listing = list(backend.list(sizes=True))
         garbage = [(oid, size) for oid, size in listing if oid not in keep]

@@ -24,7 +24,8 @@ _TMP_MAX_AGE = 3600.0  # a temp file older than this belongs to a dead writer
 class DirectoryBackend:
     """Objects as files below ``root``."""
 
-    def __init__(self, root: str, url: str, *, create: bool = False) -> None:
+    def __init__(self, root: str, url: str, *, create: bool = False,
+                 must_exist: bool = True) -> None:
         self.root = root
         self.url = url
         self.objects = os.path.join(root, "objects")
@@ -33,6 +34,8 @@ class DirectoryBackend:
         self._tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         if not os.path.isdir(root):
             if not create:
+                if not must_exist:  # status, gc: an absent remote is an empty one
+                    return
                 raise RemoteError(f"remote directory {root} does not exist")
             parent = os.path.dirname(os.path.abspath(root))
             if not os.path.isdir(parent):  # e.g. a share that is not mounted

@@ -70,7 +70,7 @@ class S3Backend:
         self.retries = int(options.get("retries") or 5)
         try:
             session = boto3.session.Session(
-                profile_name=options.get("profile") or None,
+                botocore_session=_botocore_session(options.get("profile") or None),
                 aws_access_key_id=key_id or None, aws_secret_access_key=secret or None,
                 aws_session_token=options.get("session_token") or None)
             self.client = session.client(
@@ -81,6 +81,7 @@ class S3Backend:
                               s3={"addressing_style": style}))
         except Exception as e:
             raise self._translate(e) from None
+        self.client.meta.events.register("before-send.s3.PutObject", _close_after_empty_put)
         from boto3.s3.transfer import TransferConfig
 
         self.transfer_config = TransferConfig(
@@ -236,6 +237,31 @@ class S3Backend:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.client.close()
+
+
+_loader: Any = None
+
+
+def _botocore_session(profile: str | None) -> Any:
+    """A new botocore session (own credentials) sharing one parsed-model loader, so a
+    second remote in the same process costs milliseconds, not a re-parse of the models."""
+    import botocore.session
+
+    global _loader
+    bs = botocore.session.Session(profile=profile)
+    if _loader is None:
+        _loader = bs.get_component("data_loader")
+    else:
+        bs.register_component("data_loader", _loader)
+    return bs
+
+
+def _close_after_empty_put(request: Any, **_: Any) -> None:
+    """SeaweedFS 4.48 leaves a keep-alive connection hanging after a zero-length PUT (the
+    next request on it waits for the read timeout); one reconnect per empty object is cheap.
+    """
+    if request.headers.get("Content-Length") in ("0", b"0"):
+        request.headers["Connection"] = "close"
 
 
 def _unwrap(e: Exception) -> Exception:

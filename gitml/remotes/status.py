@@ -81,7 +81,7 @@ def remote_status(repo: Repo, targets: list[str] | None = None, remote: str | No
     out = RemoteStatus(rs.name, rs.url)
     if not every:
         return out
-    backend = rconfig.open_backend(repo, rs, jobs=rs.jobs(jobs))
+    backend = rconfig.open_backend(repo, rs, jobs=rs.jobs(jobs), must_exist=False)
     try:
         remote_has = backend.exists(sorted(every))
     finally:

@@ -126,7 +126,10 @@ class _Runner:
             self.bar.update(1)
 
     def run(self, wants: list[Want], fn: Callable[[Want], None]) -> None:
-        batches = list(_batches(wants))
+        # Enough tasks to keep every worker busy to the end; up to 64 small objects per
+        # task when there are many, to amortise the pool's per-task cost.
+        per_task = max(1, min(_BATCH_OBJECTS, len(wants) // (self.jobs * 4)))
+        batches = list(_batches(wants, per_task))
         if not batches:
             return
         pool = ThreadPoolExecutor(max_workers=min(self.jobs, len(batches)))
@@ -147,7 +150,7 @@ class _Runner:
             fn(w)
 
 
-def _batches(wants: list[Want]) -> Iterable[list[Want]]:
+def _batches(wants: list[Want], per_task: int) -> Iterable[list[Want]]:
     batch: list[Want] = []
     nbytes = 0
     for w in wants:
@@ -157,7 +160,7 @@ def _batches(wants: list[Want]) -> Iterable[list[Want]]:
             continue
         batch.append(w)
         nbytes += size
-        if len(batch) >= _BATCH_OBJECTS or nbytes >= _BATCH_BYTES:
+        if len(batch) >= per_task or nbytes >= _BATCH_BYTES:
             yield batch
             batch, nbytes = [], 0
     if batch:
@@ -412,9 +415,23 @@ def pull(repo: Repo, targets: list[str] | None = None, remote: str | None = None
         if relevant:
             raise
         checked = e.result  # only files outside a partial pull's targets were left out
+        _drop_empty_parents(repo, e.result.missing)
     if fetch_error is not None:
         raise fetch_error
     return PullResult(fetched, checked)
+
+
+def _drop_empty_parents(repo: Repo, rels: list[str]) -> None:
+    """Checkout made the parent directories of files it then could not write (outside a
+    partial pull's targets); remove those that stayed empty."""
+    dirs = {rel.rpartition("/")[0] for rel in rels}
+    for d in sorted(dirs, key=len, reverse=True):
+        while d:
+            try:
+                os.rmdir(repo.abspath(d))
+            except OSError:
+                break
+            d = d.rpartition("/")[0]
 
 
 # -- reporting ----------------------------------------------------------------------------
