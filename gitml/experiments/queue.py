@@ -1,0 +1,188 @@
+"""The experiment queue: ``exp run --queue`` stores runs, ``exp run --run-all`` runs them.
+
+A queued run is a ref, ``refs/gitml/queue/<name>``, naming a commit that holds the
+workspace as it was when queued (its parent is the base), with the overrides and options
+as JSON in a ``Gitml-Queued`` trailer. Nothing outside Git is needed, so the queue
+survives anything that Git survives, and two ``--run-all`` processes share it safely:
+each run is claimed by reserving its worktree (a lock), and dropped from the queue in
+the same ref transaction that creates its branch.
+
+With ``jobs`` > 1 each run is its own ``gitml exp run --run-queued NAME`` process: a
+Ctrl-C reaches every one of them, each cleans its own worktree up, and their output is
+shown line by line with the experiment's name in front.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from gitml import gitio
+from gitml.errors import BadInputError
+from gitml.experiments import overrides as ov
+from gitml.experiments import refs
+from gitml.experiments.run import (
+    Base,
+    ExpResult,
+    Options,
+    Say,
+    _quiet,
+    execute,
+    head,
+    start_commit,
+)
+from gitml.experiments.worktrees import Worktree, recover
+from gitml.repo import Repo
+
+if TYPE_CHECKING:
+    from gitml.pipeline.reproduce import Event
+
+
+def add(repo: Repo, runs: list[list[ov.Override]], *, name: str | None = None,
+        options: Options | None = None) -> list[str]:
+    """Queue one run per list of overrides; returns their names (``name``, or ``name-1``..
+    for a grid, or generated ``exp-N``)."""
+    options = options or Options()
+    for overrides in runs:
+        ov.check(repo.root, overrides)
+    base = head(repo)
+    taken = refs.listing(repo)
+    if name is not None and len(runs) > 1:
+        names = [f"{name}-{i}" for i in range(1, len(runs) + 1)]
+    elif name is not None:
+        names = [name]
+    else:
+        names = refs.generated_names(taken, len(runs))
+    for n in names:
+        refs.check_name(repo, n, taken)
+    seq = max((q.spec.get("seq", 0) for q in taken.queued), default=0)
+    lines = []
+    all_overrides = [o for r in runs for o in r]
+    snap = start_commit(repo, base, all_overrides, "gitml: workspace snapshot")
+    tree = gitio.run(repo.root, "rev-parse", f"{snap}^{{tree}}").decode().strip()
+    for i, (n, overrides) in enumerate(zip(names, runs, strict=True)):
+        spec = {"name": n, "seq": seq + i + 1, "base": base.label,
+                "overrides": [o.to_dict() for o in overrides], **options.to_dict()}
+        what = ", ".join(str(o) for o in overrides) or "no param changes"
+        msg = (f"gitml queued experiment {n}: {what}\n\n"
+               f"{refs.QUEUED}: {json.dumps(spec, separators=(',', ':'))}\n")
+        commit = refs.commit_tree(repo, tree, base.sha, msg)
+        lines.append(f"create {refs.QUEUE}{n} {commit}")
+    refs.update(repo, lines)
+    return names
+
+
+def entries(repo: Repo) -> list[refs.Queued]:
+    return refs.listing(repo).queued
+
+
+def remove(repo: Repo, names: list[str]) -> list[str]:
+    """Drop queued runs (all when ``names`` is empty)."""
+    queued = {q.name: q for q in entries(repo)}
+    chosen = names or list(queued)
+    for n in chosen:
+        if n not in queued:
+            raise BadInputError(f"{n!r} is not queued")
+    if chosen:
+        refs.update(repo, [f"delete {refs.QUEUE}{n} {queued[n].commit}" for n in chosen])
+    return chosen
+
+
+def run_one_queued(repo: Repo, name: str, *, stream: bool = True,
+                   stream_fd: int | None = None,
+                   on_event: Callable[[Event], None] | None = None,
+                   say: Say = _quiet) -> ExpResult:
+    """Run the queued entry ``name`` (skipped when another process is running it)."""
+    q = next((q for q in entries(repo) if q.name == name), None)
+    if q is None:
+        raise BadInputError(f"{name!r} is not queued")
+    overrides = [ov.Override.from_dict(d) for d in q.spec.get("overrides", [])]
+    wt = Worktree(repo, name)
+    if not wt.reserve():
+        say(f"Experiment {name} is being run by another process; skipped")
+        return ExpResult(name, "skipped", q.base, overrides)
+    # claimed: make sure nobody finished it between our listing and the reservation
+    now = gitio.run(repo.root, "rev-parse", "--verify", "-q", f"{refs.QUEUE}{name}",
+                    check=False).decode().strip()
+    if now != q.commit:
+        wt.release()
+        return ExpResult(name, "skipped", q.base, overrides)
+    base_label = str(q.spec.get("base") or q.base[:7])
+    base = Base(q.base, "", base_label)
+    options = Options.from_dict(q.spec)
+    options.stream_fd = stream_fd
+    return execute(repo, wt, q.commit, base, overrides, options, queued=q.commit,
+                   stream=stream, on_event=on_event, say=say)
+
+
+def run_all(repo: Repo, *, names: list[str] | None = None, jobs: int = 1,
+            stream: bool = True, stream_fd: int | None = None,
+            on_event: Callable[[Event], None] | None = None,
+            say: Say = _quiet) -> list[ExpResult]:
+    """Run queued entries (``names``, or all) in queue order, ``jobs`` at a time. A failed
+    run does not stop the others."""
+    recover(repo)
+    todo = [q.name for q in entries(repo) if names is None or q.name in names]
+    if jobs <= 1 or len(todo) <= 1:
+        return [run_one_queued(repo, n, stream=stream, stream_fd=stream_fd, on_event=on_event,
+                               say=say) for n in todo]
+    return _parallel(repo, todo, jobs, say)
+
+
+def _parallel(repo: Repo, todo: list[str], jobs: int, say: Say) -> list[ExpResult]:
+    lock = threading.Lock()
+    codes: dict[str, int] = {}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    env = dict(os.environ, GITML_NO_PROGRESS="1")
+
+    def pump(n: str, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for line in iter(proc.stdout.readline, b""):
+            with lock:
+                say(f"[{n}] {line.decode(errors='replace').rstrip()}")
+        proc.stdout.close()
+
+    pending = list(todo)
+    threads: dict[str, threading.Thread] = {}
+    try:
+        while pending or procs:
+            while pending and len(procs) < jobs:
+                n = pending.pop(0)
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "gitml", "exp", "run", "--run-queued", n],
+                    cwd=repo.root, env=env, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                procs[n] = proc
+                threads[n] = threading.Thread(target=pump, args=(n, proc), daemon=True)
+                threads[n].start()
+            for n, proc in list(procs.items()):
+                if proc.poll() is not None:
+                    threads[n].join()
+                    codes[n] = proc.returncode
+                    del procs[n]
+            time.sleep(0.02)
+    except KeyboardInterrupt:
+        # the children got the same Ctrl-C; give them time to clean their worktrees up
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        raise
+    done = {e.name: e for e in refs.listing(repo).experiments}
+    out = []
+    for n in todo:
+        code, e = codes.get(n), done.get(n)
+        status = "done" if code == 0 else "failed"
+        if code == 0 and e is None:
+            status = "skipped"  # another process ran it
+        out.append(ExpResult(n, status, e.base if e else "", [],
+                             commit=e.exp_commit if e else None,
+                             error="" if code == 0 else f"exited with code {code}"))
+    return out

@@ -1,0 +1,254 @@
+"""``gitml exp run``: one experiment = params changed, the pipeline run in a worktree, the
+result committed on a branch.
+
+Order of effects, each safe to interrupt:
+
+1. check the overrides and the name against the workspace (bad input: nothing made);
+2. snapshot the workspace's Git-tracked files (a temporary index; the user's untouched);
+3. reserve ``.gitml/worktrees/<name>`` (a lock), ``git worktree add`` the snapshot, edit
+   the params there, check the tracked data out of the shared store, ``repro``;
+4. stage and commit there (parent: the base commit, not the snapshot), then create the
+   branch, the ``refs/gitml/exps/`` entry and drop the queue entry in one ref transaction;
+5. remove the worktree. A kill before 4 leaves no ref; the worktree is recovered later.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gitml import gitio
+from gitml.errors import BadInputError, GitError, GitmlError
+from gitml.experiments import overrides as ov
+from gitml.experiments import refs
+from gitml.experiments.worktrees import Worktree, recover, snapshot
+from gitml.repo import Repo
+
+if TYPE_CHECKING:
+    from gitml.pipeline.reproduce import Event
+
+Say = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+@dataclass
+class Options:
+    """How to run: stages (``targets``), ``force``, the run cache, keeping failures."""
+
+    targets: list[str] = field(default_factory=list)
+    force: bool = False
+    run_cache: bool = True
+    keep_failed: bool = False
+    stream_fd: int | None = None  # where stage output goes (None: stdout); not queued
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"targets": self.targets, "force": self.force, "run_cache": self.run_cache,
+                "keep_failed": self.keep_failed}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Options:
+        return cls([str(t) for t in d.get("targets") or []], bool(d.get("force")),
+                   bool(d.get("run_cache", True)), bool(d.get("keep_failed")))
+
+
+@dataclass
+class ExpResult:
+    """What one run did: ``status`` is done, failed or skipped."""
+
+    name: str
+    status: str
+    base: str
+    overrides: list[ov.Override]
+    commit: str | None = None
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: str = ""
+    seconds: float = 0.0
+    log: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "status": self.status, "base": self.base,
+                             "commit": self.commit,
+                             "overrides": [str(o) for o in self.overrides],
+                             "metrics": self.metrics, "seconds": round(self.seconds, 3)}
+        if self.error:
+            d["error"] = self.error
+        if self.log:
+            d["log"] = self.log
+        return d
+
+
+@dataclass
+class Base:
+    sha: str
+    tree: str
+    label: str  # branch name, or a short SHA when detached
+
+
+def head(repo: Repo) -> Base:
+    out = gitio.run(repo.root, "rev-parse", "-q", "HEAD^{commit}", "HEAD^{tree}",
+                    "--abbrev-ref", "HEAD", check=False).decode().split()
+    if len(out) < 3 or not all(c in "0123456789abcdef" for c in out[0] + out[1]):
+        raise BadInputError("the repository has no commit yet: commit your project first "
+                            "(experiments branch from HEAD)")
+    return Base(out[0], out[1], out[2] if out[2] != "HEAD" else out[0][:7])
+
+
+def extra_paths(repo: Repo, overrides: list[ov.Override]) -> list[str]:
+    """Params files named by overrides that Git does not track yet: carried along."""
+    files = sorted({o.file for o in overrides})
+    known = set(gitio.tracked(repo.root, files)) if files else set()
+    return [f for f in files if f not in known]
+
+
+def start_commit(repo: Repo, base: Base, overrides: list[ov.Override], message: str) -> str:
+    """The commit a run starts from: HEAD plus the workspace's uncommitted edits."""
+    tree = snapshot(repo, extra_paths(repo, overrides))
+    return base.sha if tree == base.tree else refs.commit_tree(repo, tree, base.sha, message)
+
+
+def run_one(repo: Repo, overrides: list[ov.Override], *, name: str | None = None,
+            options: Options | None = None, stream: bool = True,
+            on_event: Callable[[Event], None] | None = None, say: Say = _quiet) -> ExpResult:
+    """Run one experiment from HEAD plus the workspace's uncommitted edits."""
+    options = options or Options()
+    recover(repo)
+    ov.check(repo.root, overrides)  # bad input: nothing made yet
+    base = head(repo)
+    taken = refs.listing(repo)
+    if name is not None:
+        refs.check_name(repo, name, taken)
+    start = start_commit(repo, base, overrides, "gitml: workspace snapshot for an experiment")
+    busy: set[str] = set()
+    while True:
+        chosen = name or refs.generated_names(taken, 1, busy=busy)[0]
+        wt = Worktree(repo, chosen)
+        if wt.reserve():
+            break
+        if name is not None:
+            raise BadInputError(f"experiment {name!r} is already running")
+        busy.add(chosen)
+    return execute(repo, wt, start, base, overrides, options, stream=stream,
+                   on_event=on_event, say=say)
+
+
+def execute(repo: Repo, wt: Worktree, start: str, base: Base, overrides: list[ov.Override],
+            options: Options, *, queued: str | None = None, stream: bool = True,
+            on_event: Callable[[Event], None] | None = None, say: Say = _quiet) -> ExpResult:
+    """Run a reserved experiment in its worktree and record the result; always releases
+    the worktree. ``queued``: the queue entry's commit (dropped with the result)."""
+    from gitml import faults
+
+    name = wt.name
+    what = ", ".join(str(o) for o in overrides) or "no param changes"
+    say(f"Experiment {name} from {base.label} ({base.sha[:7]}): {what}")
+    t0 = time.monotonic()
+    result = ExpResult(name, "failed", base.sha, overrides)
+    wt_repo: Repo | None = None
+    try:
+        wt_repo = wt.create(start)
+        faults.point("exp.worktree")
+        files = ov.apply(wt.path, overrides)
+        _checkout(wt_repo, say)
+        changed, error, log = _repro(wt_repo, options, stream, on_event)
+        faults.point("exp.ran")
+        result.status = "failed" if error else "done"
+        result.error, result.log = error, log
+        result.metrics = _metrics(wt_repo)
+        result.seconds = time.monotonic() - t0
+        if error and not options.keep_failed:
+            if queued:
+                refs.update(repo, [f"delete {refs.QUEUE}{name} {queued}"])
+            return result
+        result.commit = _commit(repo, wt, base, result, [*files, *changed])
+        faults.point("exp.committed")
+        lines = [f"create {refs.HEADS}{name} {result.commit}",
+                 f"update {refs.EXPS}{name} {result.commit}"]
+        if queued:
+            lines.append(f"delete {refs.QUEUE}{name} {queued}")
+        try:
+            refs.update(repo, lines)
+        except GitError:
+            raise GitmlError(f"could not create branch {name!r} (did it appear meanwhile?); "
+                             f"the result is commit {result.commit}: "
+                             f"git branch <name> {result.commit[:12]}") from None
+        return result
+    finally:
+        if wt_repo is not None:
+            wt_repo.close()
+        wt.release()
+
+
+def _checkout(wt_repo: Repo, say: Say) -> None:
+    """Tracked data (inputs and the last outputs) from the shared store into the worktree;
+    what is missing is left to the pipeline (a stage whose output is missing runs)."""
+    from gitml.workspace import CheckoutIncomplete
+
+    try:
+        wt_repo.checkout()
+    except CheckoutIncomplete as e:
+        say(f"warning: {e}")
+
+
+def _repro(wt_repo: Repo, options: Options, stream: bool,
+           on_event: Callable[[Event], None] | None) -> tuple[list[str], str, str]:
+    """(files to commit, error or '', captured log of failed stages)."""
+    from gitml.pipeline.reproduce import StageFailed, repro
+
+    try:
+        res = repro(wt_repo, options.targets or None, force=options.force,
+                    run_cache=options.run_cache, stream=stream, stream_fd=options.stream_fd,
+                    on_event=on_event)
+    except StageFailed as e:
+        log = "".join(s.log or "" for s in e.result.stages if s.action == "failed")
+        return e.result.changed, str(e), log
+    return res.changed, "", ""
+
+
+def _metrics(wt_repo: Repo) -> dict[str, dict[str, Any]]:
+    from gitml.metrics import metrics_show
+
+    try:
+        return metrics_show(repo=wt_repo, strict=False)
+    except GitmlError:
+        return {}
+
+
+def headline(metrics: dict[str, dict[str, Any]], limit: int = 4) -> str:
+    from gitml.compare import fmt_value
+
+    items = [f"{k}={fmt_value(v, 4)}" for data in metrics.values() for k, v in data.items()]
+    more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def _commit(repo: Repo, wt: Worktree, base: Base, result: ExpResult, paths: list[str]) -> str:
+    import os
+
+    gitio.run(wt.path, "add", "-u")
+    present = sorted({p for p in paths if os.path.lexists(os.path.join(wt.path, p))})
+    if present:
+        gitio.run(wt.path, "add", "--", *present)
+    tree = gitio.run(wt.path, "write-tree").decode().strip()
+    params = ", ".join(str(o) for o in result.overrides) or "no param changes"
+    scores = headline(result.metrics)
+    failed = result.status == "failed"
+    subject = f"{result.name}{' [failed]' if failed else ''}: {params}"
+    if scores and not failed:
+        subject += f" -> {headline(result.metrics, 1)}"
+    body = [f"Experiment {result.name}, run by gitml from {base.label} ({base.sha[:7]}).",
+            f"Params: {params}"]
+    if scores:
+        body.append(f"Metrics: {scores}")
+    if failed:
+        body.append(f"Error: {result.error}")
+    trailer = [f"{refs.TRAILER}: {result.name}"]
+    if failed:
+        trailer.append(f"{refs.STATUS}: failed")
+    trailer += [f"{refs.OVERRIDE}: {o}" for o in result.overrides]
+    message = subject + "\n\n" + "\n".join(body) + "\n\n" + "\n".join(trailer) + "\n"
+    return refs.commit_tree(repo, tree, base.sha, message)
