@@ -45,17 +45,17 @@ class MetricChange:
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"path": self.path, "key": self.key, "kind": self.kind}
         if self.old is not ABSENT:
-            d["old"] = _json_number(self.old)
+            d["old"] = json_number(self.old)
         if self.new is not ABSENT:
-            d["new"] = _json_number(self.new)
+            d["new"] = json_number(self.new)
         if self.old_error:
             d["old_error"] = self.old_error
         if self.new_error:
             d["new_error"] = self.new_error
         if self.delta is not None:
-            d["change"] = _json_number(self.delta)
+            d["change"] = json_number(self.delta)
         if self.percent is not None:
-            d["percent"] = _json_number(self.percent)
+            d["percent"] = json_number(self.percent)
         if self.verdict:
             d["verdict"] = self.verdict
         if self.rule and self.rule.direction:
@@ -65,7 +65,7 @@ class MetricChange:
         return d
 
 
-def _json_number(v: Any) -> Any:
+def json_number(v: Any) -> Any:
     """NaN and infinities as strings: JSON has no literal for them."""
     if isinstance(v, float) and not math.isfinite(v):
         return str(v)
@@ -131,9 +131,9 @@ def _change(path: str, key: str, o: Any, n: Any, oerr: str | None, nerr: str | N
     delta = percent = None
     if is_number(o) and is_number(n):
         delta = n - o
-        if math.isnan(delta) and math.isnan(o) and math.isnan(n):
+        if math.isnan(delta):  # NaN on a side, or inf - inf: no number to show
             delta = None
-        elif o != 0 and not math.isnan(delta) and math.isfinite(o):
+        elif o != 0 and math.isfinite(o):
             percent = delta / abs(o) * 100
     if same(o, n):
         return MetricChange("unchanged", path, key, o, n, 0 if delta is not None else None,

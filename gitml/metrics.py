@@ -132,7 +132,13 @@ def _check_strict(snaps: list[Snapshot], strict: bool) -> None:
 
 def snapshot_dict(s: Snapshot) -> dict[str, Any]:
     """The JSON form of one revision: its commit and each file's data or error."""
-    d: dict[str, Any] = {"rev": s.rev.sha, "files": {p: f.to_dict() for p, f in s.files.items()}}
+    files = {}
+    for p, f in s.files.items():
+        fd = f.to_dict()
+        if f.data is not None:
+            fd["data"] = {k: compare.json_number(v) for k, v in f.data.items()}
+        files[p] = fd
+    d: dict[str, Any] = {"rev": s.rev.sha, "files": files}
     if s.error:
         d["error"] = s.error
     return d

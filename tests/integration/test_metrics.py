@@ -348,3 +348,15 @@ metrics:
         "acc": "within tolerance", "epochs": None, "f1": "worse", "loss": "within tolerance"}
     write(repo / "metrics.json", '{"acc": 0.896, "f1": 0.49, "loss": 1.021, "epochs": 10}')
     assert {c["key"]: c.get("verdict") for c in api.metrics_diff()["changes"]}["loss"] == "worse"
+
+
+def test_nan_and_infinity_stay_valid_json(repo: Path, cli) -> None:
+    write(repo / "metrics.yaml", "loss: .nan\nbest: .inf\nok: 1\n")
+    d = json.loads(cli("metrics", "show", "--json").out)
+    assert d["workspace"]["files"]["metrics.yaml"]["data"] == {"loss": "nan", "best": "inf",
+                                                               "ok": 1}
+    commit(repo, "nan")
+    write(repo / "metrics.yaml", "loss: 0.5\nbest: .inf\nok: 1\n")
+    d = json.loads(cli("metrics", "diff", "--json").out)
+    assert d["changes"] == [{"path": "metrics.yaml", "key": "loss", "kind": "modified",
+                             "old": "nan", "new": 0.5}]
