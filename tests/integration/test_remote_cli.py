@@ -1,0 +1,143 @@
+"""gitml remote add/list/modify/remove/default; credentials; bad input to push/fetch;
+corrupt or missing local objects on push (directory remotes: no server needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from conftest import git, write
+
+import gitml
+from gitml import pointer
+
+
+def test_remote_add_list_default_remove(repo: Path, cli) -> None:
+    r = cli("remote", "add", "nas", "/mnt/gitml-store")
+    assert r.code == 0 and "Added remote nas (/mnt/gitml-store) as the default" in r.out
+    r = cli("remote", "add", "storage", "s3://ml-bucket/projects/churn")
+    assert r.code == 0 and "default" not in r.out.splitlines()[0]
+    assert cli("remote", "modify", "storage", "endpoint_url", "http://127.0.0.1:8333").code == 0
+    rows = json.loads(cli("remote", "list", "--json").out)
+    assert [(x["name"], x["default"], x["credentials"]) for x in rows] == [
+        ("nas", True, "-"), ("storage", False, "AWS chain")]
+    assert rows[1]["options"] == {"endpoint_url": "http://127.0.0.1:8333"}
+    assert cli("remote", "default").out.strip() == "nas"
+    assert cli("remote", "default", "storage").code == 0
+    assert "storage (default)" in cli("remote", "list").out
+    assert (repo / ".gitml/config.yaml").read_text().count("s3://ml-bucket/projects/churn") == 1
+
+    r = cli("remote", "add", "nas", "/elsewhere")
+    assert r.code == 2 and "remote 'nas' exists; use --force" in r.err
+    assert cli("remote", "add", "nas", "/elsewhere", "--force").code == 0
+    assert gitml.Repo().config.get("remote.nas.url") == "/elsewhere"
+    assert cli("remote", "remove", "storage").code == 0
+    assert cli("remote", "default").code == 2  # the default went with it
+    assert "storage" not in (repo / ".gitml/config.yaml").read_text()
+
+
+def test_bad_remote_input_is_refused_and_changes_nothing(repo: Path, cli) -> None:
+    before = (repo / ".gitml/config.yaml").read_bytes()
+    cases = [
+        (("remote", "add", "../x", "/d"), "invalid remote name '../x'"),
+        (("remote", "add", "g", "gs://bucket/x"), "unsupported remote URL 'gs://bucket/x'"),
+        (("remote", "add", "s", "s3:///nobucket"), "names no bucket"),
+        (("remote", "modify", "nope", "region", "eu"), "unknown remote 'nope'"),
+        (("remote", "remove", "nope"), "unknown remote 'nope'"),
+        (("remote", "default", "nope"), "unknown remote 'nope'"),
+    ]
+    for args, msg in cases:
+        r = cli(*args)
+        assert r.code == 2 and msg in r.err, (args, r.err)
+    assert (repo / ".gitml/config.yaml").read_bytes() == before
+    assert cli("remote", "add", "s", "s3://b/p").code == 0
+    r = cli("remote", "modify", "s", "colour", "blue")
+    assert r.code == 2 and "unknown remote option 'colour'" in r.err
+    r = cli("remote", "modify", "s", "jobs", "0")
+    assert r.code == 2 and "expected a number >= 1" in r.err
+    r = cli("remote", "modify", "s", "addressing_style", "sideways")
+    assert r.code == 2 and "expected one of auto, path, virtual" in r.err
+
+
+def test_credentials_go_only_to_the_local_file_and_are_never_printed(repo: Path, cli) -> None:
+    assert cli("remote", "add", "s", "s3://b/p").code == 0
+    shared = (repo / ".gitml/config.yaml").read_bytes()
+    r = cli("remote", "modify", "s", "secret_access_key", "TOPSECRET")
+    assert r.code == 2 and "credential" in r.err and "--local" in r.err
+    r = cli("config", "remote.s.secret_access_key", "TOPSECRET")  # the generic path too
+    assert r.code == 2 and "config.local.yaml" in r.err
+    r = cli("config", "--local", "remote.s.secret_access_key", "TOPSECRET")
+    assert r.code == 2 and "gitml remote modify --local" in r.err
+    assert (repo / ".gitml/config.yaml").read_bytes() == shared
+    assert not (repo / ".gitml/config.local.yaml").exists()
+
+    r = cli("remote", "modify", "--local", "s", "secret_access_key", "TOPSECRET")
+    assert r.code == 0 and "config.local.yaml" in r.out and "TOPSECRET" not in r.out
+    assert cli("remote", "modify", "--local", "s", "access_key_id", "AKIAEXAMPLE").code == 0
+    local = repo / ".gitml/config.local.yaml"
+    assert "TOPSECRET" in local.read_text()
+    assert stat.S_IMODE(os.stat(local).st_mode) == 0o600
+    assert (repo / ".gitml/config.yaml").read_bytes() == shared
+    assert "config.local.yaml" in git(repo, "check-ignore", ".gitml/config.local.yaml")
+    for args in (("remote", "list"), ("remote", "list", "--json"), ("config", "--list"),
+                 ("config", "--list", "--json"), ("config", "remote.s.secret_access_key")):
+        r = cli(*args)
+        assert r.code == 0 and "TOPSECRET" not in r.out + r.err and "AKIAEXAMPLE" not in r.out
+    assert "config.local.yaml" in cli("remote", "list").out
+    assert cli("remote", "modify", "--local", "s", "secret_access_key", "--unset").code == 0
+    assert "TOPSECRET" not in local.read_text()
+
+
+def test_push_and_fetch_need_a_usable_remote(repo: Path, cli, tmp_path: Path) -> None:
+    write(repo / "a.txt", "a")
+    assert cli("add", "a.txt").code == 0
+    r = cli("push")
+    assert r.code == 2 and "no remote given and no default remote" in r.err
+    assert cli("remote", "add", "nas", str(tmp_path / "store")).code == 0
+    r = cli("push", "-r", "other")
+    assert r.code == 2 and "unknown remote 'other' (configured: nas)" in r.err
+    r = cli("fetch")
+    assert r.code == 2 and f"remote directory {tmp_path / 'store'} does not exist" in r.err
+    r = cli("push", "-j", "0")
+    assert r.code == 2 and "-j must be at least 1" in r.err
+    r = cli("push", "nothere.txt")
+    assert r.code == 2 and "nothere.txt is not tracked by gitml in the workspace" in r.err
+    r = cli("push", "--json")
+    assert r.code == 0 and json.loads(r.out)["transferred"] == 1
+    r = cli("status", "--remote", "nas")
+    assert r.code == 0 and "In sync with nas" in r.out
+
+
+def test_remote_directory_given_relative_to_a_subdirectory(repo: Path, cli, tmp_path: Path,
+                                                           monkeypatch) -> None:
+    (repo / "sub").mkdir()
+    monkeypatch.chdir(repo / "sub")
+    assert cli("remote", "add", "rel", "../../shared-store").code == 0
+    assert gitml.Repo().config.get("remote.rel.url") == "../shared-store"
+    write(repo / "a.txt", "a")
+    assert cli("add", "../a.txt").code == 0
+    assert cli("push").code == 0
+    assert len(list((tmp_path / "shared-store" / "objects").glob("*/*"))) == 1
+
+
+def test_push_reports_corrupt_and_missing_local_objects_and_sends_the_rest(
+        repo: Path, cli, tmp_path: Path) -> None:
+    for name in ("good.txt", "bad.txt", "gone.txt"):
+        write(repo / name, name)
+    assert cli("add", "good.txt", "bad.txt", "gone.txt").code == 0
+    store = gitml.Repo().store
+    bad = pointer.load(str(repo / "bad.txt.gitml")).oid
+    gone = pointer.load(str(repo / "gone.txt.gitml")).oid
+    os.chmod(store.path(bad), 0o644)
+    Path(store.path(bad)).write_bytes(b"rotten")
+    os.unlink(store.path(gone))
+    assert cli("remote", "add", "nas", str(tmp_path / "store")).code == 0
+    r = cli("push")
+    assert r.code == 1
+    assert f"1 object missing locally or on remote nas: {gone} (gone.txt)" in r.err
+    assert f"1 corrupt (hash mismatch, not sent): {bad} (bad.txt)" in r.err
+    assert "pushed 1 object" in r.out
+    sent = {"xxh3:" + p.parent.name + p.name for p in (tmp_path / "store/objects").glob("*/*")}
+    assert sent == {pointer.load(str(repo / "good.txt.gitml")).oid}
