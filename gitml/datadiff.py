@@ -129,13 +129,32 @@ def _dir_changes(path: str, o: tuple[Pointer, Any], n: tuple[Pointer, Any]) -> l
 
 
 def _note(o: Pointer | None, n: Pointer | None) -> str:
-    """A one-line table summary from Parquet pointer metadata, when both sides have it."""
+    """A one-line table summary from Parquet pointer metadata (no data is read).
+
+    e.g. ``rows 1,000 -> 1,200 (+200), columns 5 -> 6, schema changed``; a file whose rows
+    and schema are unchanged says so, since then only values changed.
+    """
     om, nm = (o.meta if o else {}), (n.meta if n else {})
     if "rows" not in om and "rows" not in nm:
         return ""
+    ro, rn = om.get("rows"), nm.get("rows")
+    if o is None or n is None:
+        rows = rn if rn is not None else ro
+        cols = nm.get("columns", om.get("columns"))
+        return f"{rows:,} rows" + (f", {cols} columns" if cols is not None else "")
     parts = []
-    if om.get("rows") != nm.get("rows"):
-        parts.append(f"rows {om.get('rows', '-')} -> {nm.get('rows', '-')}")
+    if ro != rn:
+        delta = f" ({rn - ro:+,})" if ro is not None and rn is not None else ""
+        parts.append(f"rows {_num(ro)} -> {_num(rn)}{delta}")
+    co, cn = om.get("columns"), nm.get("columns")
+    if co != cn and co is not None and cn is not None:
+        parts.append(f"columns {co} -> {cn}")
     if om and nm and om.get("schema") != nm.get("schema"):
         parts.append("schema changed")
+    if not parts and om and nm:
+        parts.append("same rows and schema, values changed")
     return ", ".join(parts)
+
+
+def _num(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) else "-"
