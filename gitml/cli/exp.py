@@ -53,7 +53,7 @@ def _printer(err: bool):  # type: ignore[no-untyped-def]
     return show
 
 
-def _report(r: ExpResult, quiet: bool) -> None:
+def _report(r: ExpResult, quiet: bool, single: bool) -> None:
     from gitml.experiments.run import headline
 
     if r.status == "skipped" or quiet:
@@ -66,8 +66,10 @@ def _report(r: ExpResult, quiet: bool) -> None:
         return
     if r.log:
         click.echo(r.log.rstrip("\n"), err=True)
-    kept = f" (kept as branch {r.name})" if r.commit else ""
-    click.echo(f"Experiment {r.name} failed{kept}: {r.error}", err=True)
+    kept = f"kept as branch {r.name}, marked failed" if r.commit else "no branch made"
+    # a single run's error is the command's last line; in a batch each says its own
+    click.echo(f"Experiment {r.name} failed ({kept})" + ("" if single else f": {r.error}"),
+               err=True)
 
 
 def _finish(results: list[ExpResult]) -> None:
@@ -148,7 +150,7 @@ def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, a
     else:
         for r in results:
             if r.seconds or r.status == "failed":
-                _report(r, quiet)
+                _report(r, quiet, len(results) == 1)
         if len(results) > 1 and not quiet:
             done = [r.name for r in results if r.status == "done"]
             click.echo(f"{len(done)} of {len(results)} experiments done. "

@@ -29,7 +29,7 @@ TRAILER = "Gitml-Experiment"
 STATUS = "Gitml-Status"
 OVERRIDE = "Gitml-Override"
 QUEUED = "Gitml-Queued"
-_RESERVED = {"HEAD", "workspace", "main", "master"}
+_RESERVED = {"HEAD", "workspace"}
 _GENERATED = re.compile(r"^exp-(\d+)$")
 
 

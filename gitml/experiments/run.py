@@ -218,12 +218,13 @@ def _metrics(wt_repo: Repo) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def headline(metrics: dict[str, dict[str, Any]], limit: int = 4) -> str:
+def headline(metrics: dict[str, dict[str, Any]], limit: int = 4, more: bool = True) -> str:
+    """``val.acc=0.91, val.loss=0.2``: the first metrics, for messages."""
     from gitml.compare import fmt_value
 
     items = [f"{k}={fmt_value(v, 4)}" for data in metrics.values() for k, v in data.items()]
-    more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
+    more_text = f", ... ({len(items) - limit} more)" if more and len(items) > limit else ""
+    return ", ".join(items[:limit]) + more_text
 
 
 def _commit(repo: Repo, wt: Worktree, base: Base, result: ExpResult, paths: list[str]) -> str:
@@ -239,7 +240,7 @@ def _commit(repo: Repo, wt: Worktree, base: Base, result: ExpResult, paths: list
     failed = result.status == "failed"
     subject = f"{result.name}{' [failed]' if failed else ''}: {params}"
     if scores and not failed:
-        subject += f" -> {headline(result.metrics, 1)}"
+        subject += f" -> {headline(result.metrics, 1, more=False)}"
     body = [f"Experiment {result.name}, run by gitml from {base.label} ({base.sha[:7]}).",
             f"Params: {params}"]
     if scores:
