@@ -124,8 +124,9 @@ def _checkout(repo: Repo, targets: list[str] | None) -> int:
                                           ("modified", result.modified),
                                           ("deleted", result.deleted)) if v]
         if done:
-            say("data checked out: " + ", ".join(f"{n} {k}" for n, k in done)
-                + f" file{'s' * (sum(n for n, _ in done) != 1)}")
+            n, k = done[0]
+            say(f"tracked data updated: {n} file{'s' * (n != 1)} {k}"
+                + "".join(f", {n} {k}" for n, k in done[1:]))
         bad = result.missing + result.corrupt
         if bad:
             problems += len(bad)
@@ -203,8 +204,7 @@ def _drop_one(repo: Repo, rel: str, ptr: pointer.Pointer) -> tuple[int, bool]:
         if not os.path.isdir(path) and store.has(e.oid) and hasher.oid(frel, path, st) == e.oid:
             os.unlink(path)
             removed += 1
-    repo.statcache.commit()  # then forget: no entry may outlive the files just removed
-    repo.statcache.forget_prefix(rel)
+    repo.statcache.forget(rel)  # no entry may outlive the files just removed
     if ptr.is_dir:
         remove_empty_dirs(full)
         try:

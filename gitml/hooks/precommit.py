@@ -9,7 +9,8 @@ Checks (each can be run alone with ``--only``, as the pre-commit framework hook 
   into Git itself.
 - ``tracked-paths``: no gitml-tracked path, nor a file inside a tracked directory, is
   staged (``git add -f``).
-- ``data-checks``: the data checks ``gitml.yaml`` declares pass.
+- ``data-checks``: the data checks ``gitml.yaml`` declares pass on the data this
+  commit changes (``gitml data check``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import os
 import shlex
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gitml import gitio, pointer
-from gitml.errors import GitmlError
+from gitml.errors import ConfigError, GitmlError
 from gitml.githooks import say, strict
 from gitml.hooks import human, parse_size
 
@@ -76,13 +77,18 @@ def check(repo: Repo, checks: set[str], max_file_size: str | int | None = None
     if "tracked-paths" in checks and files:
         problems += _tracked_paths(root, [p for p, _ in files], flagged)
     if "large-files" in checks and files:
-        limit = parse_size(max_file_size if max_file_size is not None
-                           else repo.config.get("hooks.max_file_size", DEFAULT_MAX_FILE_SIZE))
+        if max_file_size is None:
+            try:
+                limit = parse_size(repo.config.get("hooks.max_file_size", DEFAULT_MAX_FILE_SIZE))
+            except ConfigError as e:
+                raise ConfigError(f"config hooks.max_file_size: {e}") from None
+        else:
+            limit = parse_size(max_file_size)
         problems += _large_files(root, [f for f in files if f[0] not in flagged], limit)
     if "pointers" in checks:
         problems += _pointers(repo, ptrs, notes)
     if "data-checks" in checks:
-        problems += _data_checks(repo, notes)
+        problems += _data_checks(repo, staged)
     return problems, notes
 
 
@@ -140,8 +146,9 @@ def _pointers(repo: Repo, staged: list[tuple[str, str]], notes: list[str]) -> li
     try:
         states = {s.path: s for s in repo.status()}
     except GitmlError as e:
-        (out.append(Problem("tracked data", str(e))) if strict(repo.root)
-         else notes.append(f"could not check tracked data: {e}"))
+        if getattr(e, "path", None) not in {p.path for p in out}:  # not said already
+            (out.append(Problem("tracked data", str(e))) if strict(repo.root)
+             else notes.append(f"could not check tracked data: {e}"))
         return out
     unstored = []
     for path, data in ok.items():
@@ -158,8 +165,9 @@ def _pointers(repo: Repo, staged: list[tuple[str, str]], notes: list[str]) -> li
         elif rel in states and states[rel].state == "modified":
             out.append(Problem(rel, "changed since 'gitml add'; store the change: "
                                     f"gitml add {shlex.quote(rel)} && git add {q}"))
+    said = {path for path, _ in staged}
     for rel, s in states.items():
-        if s.state == "modified" and rel + pointer.SUFFIX not in ok:
+        if s.state == "modified" and rel + pointer.SUFFIX not in said:
             unstored.append(rel)
     if unstored:
         if strict(repo.root):
@@ -199,7 +207,8 @@ def _stored(repo: Repo, path: str, data: bytes) -> Problem | None:
     return None
 
 
-def _data_checks(repo: Repo, notes: list[str]) -> list[Problem]:
+def _data_checks(repo: Repo, staged: list[tuple[str, str, str]]) -> list[Problem]:
+    """Run the checks of gitml.yaml on the data this commit changes (all when it changes them)."""
     from gitml import project
 
     try:
@@ -208,21 +217,19 @@ def _data_checks(repo: Repo, notes: list[str]) -> list[Problem]:
         return [Problem(project.PROJECT_FILE, str(e))]
     if not declared:
         return []
+    paths = [p for p, _, _ in staged]
+    if project.PROJECT_FILE in paths:
+        targets = None
+    else:  # a commit that touches no checked data runs no check, and reads no table
+        targets = [repo.abspath(p[: -len(pointer.SUFFIX)] if p.endswith(pointer.SUFFIX) else p)
+                   for p in paths]
+        if not targets:
+            return []
+    from gitml.tabular.checks import run_checks
+
     try:
-        from gitml.tabular.checks import run_checks  # type: ignore[import-not-found]
-    except ImportError:
-        notes.append("gitml.yaml declares data checks, but this gitml cannot run them")
-        return []
-    return _check_results(run_checks(repo))
-
-
-def _check_results(results: Any) -> list[Problem]:
-    """Failed data checks as problems (the shape settles once gitml.tabular lands)."""
-    out = []
-    for r in results or []:
-        d = r.to_dict() if hasattr(r, "to_dict") else dict(r)
-        if d.get("ok", d.get("passed", True)):
-            continue
-        where = d.get("path") or d.get("target") or d.get("name") or "data check"
-        out.append(Problem(str(where), str(d.get("message") or d.get("name") or "failed")))
-    return out
+        report = run_checks(repo, targets)
+    except GitmlError as e:
+        return [Problem("data checks", str(e))]
+    return [Problem(f.path, f"data check failed: {r.describe or r.rule}: {r.message}")
+            for f in report.files for r in f.results if not r.ok]

@@ -33,8 +33,11 @@ def _refs(stdin: bytes) -> list[tuple[str, str, str, str]]:
         if len(parts) == 4:
             out.append((parts[0], parts[1], parts[2], parts[3]))
     env = os.environ.get
-    if not out and env("PRE_COMMIT_TO_REF"):  # the pre-commit framework passes one range
-        out.append((env("PRE_COMMIT_LOCAL_BRANCH") or "", env("PRE_COMMIT_TO_REF") or "",
+    # The pre-commit framework passes one range instead (no FROM/TO when the whole
+    # history goes out: then the local branch, less what the remote has, is the range).
+    to = env("PRE_COMMIT_TO_REF") or env("PRE_COMMIT_LOCAL_BRANCH")
+    if not out and env("PRE_COMMIT_REMOTE_NAME") and to:
+        out.append((env("PRE_COMMIT_LOCAL_BRANCH") or "", to,
                     env("PRE_COMMIT_REMOTE_BRANCH") or "", env("PRE_COMMIT_FROM_REF") or "0"))
     return out
 
