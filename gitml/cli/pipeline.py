@@ -46,7 +46,9 @@ def _printer(verbose: bool, dry: bool):  # type: ignore[no-untyped-def]
 def _summary(result: ReproResult) -> None:
     if result.dry:
         return
-    if not result.ran and not result.restored and not result.failed:
+    if not result.stages:
+        click.echo("No stages. Add one with: gitml stage add -n NAME -d DEP -o OUT CMD")
+    elif not result.ran and not result.restored and not result.failed:
         click.echo("Pipeline is up to date: nothing to reproduce.")
     if result.changed:
         click.echo("\nTo track the changes with Git, run:\n    git add "

@@ -186,7 +186,7 @@ class Pipeline:
 
         def draw(node: str, prefix: str, last: bool, top: bool) -> None:
             mark = "" if top else ("└── " if last else "├── ")
-            again = node in shown and down[node]
+            again = node in shown
             lines.append(prefix + mark + node + (" (see above)" if again else ""))
             if again:
                 return

@@ -270,6 +270,7 @@ class _Runner:
         finally:
             pool.shutdown(wait=True)
             self.state.save()
+        self.result.changed = _for_git(self.repo.root, self.result.changed)
         failed = [s for s in self.result.stages if s.action == "failed"]
         if failed:
             raise StageFailed(_failure_message(failed), self.result)
@@ -374,6 +375,18 @@ class _Runner:
                 f"stages {', '.join(repr(n) for n in names)} were stopped" if names else
                 "stopped")
         return f"interrupted: {what} and recorded nothing; finished stages kept their results"
+
+
+def _for_git(root: str, paths: list[str]) -> list[str]:
+    """The files among ``paths`` that differ from what Git has (to suggest ``git add``)."""
+    if not paths:
+        return []
+    from gitml import gitio
+
+    out = gitio.run(root, "status", "--porcelain", "-z", "--untracked-files=all", "--",
+                    *[":(literal)" + p for p in paths], check=False)
+    differ = {rec[3:] for rec in out.decode(errors="surrogateescape").split("\0") if rec}
+    return [p for p in paths if p in differ]
 
 
 class _StageError(Exception):

@@ -27,7 +27,7 @@ class Reason:
 
     def __str__(self) -> str:
         if self.kind == "new":
-            return "never run (no entry in gitml.lock)"
+            return "never run (not in gitml.lock)"
         if self.kind in ("cmd", "wdir"):
             return f"{self.kind} changed"
         if self.kind == "always_changed":

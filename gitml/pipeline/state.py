@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from gitml.repo import Repo
 
 _EXEC = 0o100
+_FMT, _REG = stat.S_IFMT(0o177777), stat.S_IFREG
 
 
 class ParamMissing(GitmlError):
@@ -128,12 +129,19 @@ def _dir(hasher: Any, full: str) -> HashInfo:
     """The manifest hash of a directory, exactly as ``gitml add`` computes it."""
     from gitml.statcache import stat_digest
 
-    ws = {rel: e.stat(follow_symlinks=False) for rel, e in walk_files(full)}
+    ws: dict[str, os.stat_result] = {}
+    total = 0
+    plain = True  # only regular files: their stats alone say whether the bytes changed
+    for frel, e in walk_files(full):
+        st = ws[frel] = e.stat(follow_symlinks=False)
+        if st.st_mode & _FMT == _REG:
+            total += st.st_size
+        else:
+            plain = False
     digest, newest = stat_digest(ws)
     snap = hasher.cache.snapshot
-    plain = all(stat.S_ISREG(st.st_mode) for st in ws.values())
     if plain and snap is not None and hasher.cache.clean_snapshot(snap[0], digest, newest):
-        return HashInfo(snap[0], sum(st.st_size for st in ws.values()), len(ws))
+        return HashInfo(snap[0], total, len(ws))
     entries: list[Entry] = []
     total = 0
     for frel, lst in ws.items():

@@ -131,7 +131,7 @@ def test_dry_run_says_what_would_run_and_changes_nothing(repo: Path, cli) -> Non
     setup_pipeline(repo)
     r = cli("repro", "--dry")
     assert r.code == 0
-    assert "prepare: would run (never run (no entry in gitml.lock))" in r.out
+    assert "prepare: would run (never run (not in gitml.lock))" in r.out
     assert not (repo / "gitml.lock").exists() and runs(repo) == 0
     assert cli("repro").code == 0
     write(repo / "data" / "raw.txt", "q\n")

@@ -36,7 +36,7 @@ def test_dag_text_mermaid_dot_json(repo: Path, cli) -> None:
     r = cli("dag")
     assert r.code == 0
     assert r.out.splitlines() == ["prepare", "├── left", "│   └── join",
-                                  "└── right", "    └── join", "alone"]
+                                  "└── right", "    └── join (see above)", "alone"]
     r = cli("dag", "--mermaid")
     assert r.out.startswith("flowchart TD\n") and "s0 --> s1" in r.out
     assert "s2 --> s3" in r.out and "s1 --> s3" in r.out
