@@ -262,3 +262,13 @@ def test_api_from_a_linked_worktree_shares_the_store_and_run_cache(repo: Path, c
     assert res.ran == ["train"] and (wt / "runs.log").read_text() == "train\n"
     log = res.to_dict()["stages"][1]
     assert log["action"] == "done" and log["returncode"] == 0 and "log" in log
+
+
+def test_persist_output_is_kept_as_a_private_copy(repo: Path, cli) -> None:
+    assert cli("config", "core.link", "hardlink").code == 0
+    write(repo / "gitml.yaml", "stages:\n  grow:\n    cmd: echo x >> log.txt\n"
+          "    always_changed: true\n    outs: [{log.txt: {persist: true}}]\n")
+    for _ in range(3):
+        assert cli("repro").code == 0
+    assert (repo / "log.txt").read_text() == "x\nx\nx\n"
+    assert cli("fsck").code == 0  # appending never went through a link into the store
