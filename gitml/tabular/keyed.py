@@ -27,6 +27,11 @@ def arange(n: int) -> pa.Array:
     return pc.subtract(pc.cumulative_sum(pa.nulls(n, pa.int64()).fill_null(1)), 1)
 
 
+def _sorted(a: pa.Array) -> pa.Array:
+    a = _flat(a)
+    return pc.take(a, pc.sort_indices(a))
+
+
 def _flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
     return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
 
@@ -126,7 +131,7 @@ def match(ta: pa.Table, tb: pa.Table, key: list[str], sorted_keys: bool
         both = pc.and_(pc.is_valid(ia), pc.is_valid(ib))
         order = pc.sort_indices(pc.filter(ia, both))  # sequential takes later
         return (pc.take(pc.filter(ia, both), order), pc.take(pc.filter(ib, both), order),
-                pc.sort(pc.filter(ia, pc.is_null(ib))), pc.sort(pc.filter(ib, pc.is_null(ia))))
+                _sorted(pc.filter(ia, pc.is_null(ib))), _sorted(pc.filter(ib, pc.is_null(ia))))
     import bisect
 
     ka, kb = _flat(ta[key[0]]), _flat(tb[key[0]])
@@ -366,7 +371,7 @@ def _side_samples(t: Table, j: pa.Table, key: list[str], other: pa.Array, idx_na
     """Rows only on one side: how many, and the first few by key."""
     only = j.filter(pc.is_null(other)).select(key + [idx_name])
     first = _first_by_key(only, key, samples)
-    rows = fetch_rows(t, pc.sort(first[idx_name]) if first.num_rows else first[idx_name])
+    rows = fetch_rows(t, _sorted(first[idx_name]) if first.num_rows else first[idx_name])
     keys = [(k, "ascending") for k in key]
     try:
         rows = rows.sort_by(keys)
@@ -391,8 +396,11 @@ def diff_multiset(old: Table, new: Table, compared: list[str], samples: int
     added = pc.sum(pc.max_element_wise(delta, 0)).as_py() or 0
     removed = pc.sum(pc.max_element_wise(pc.negate(delta), 0)).as_py() or 0
     unchanged = pc.sum(pc.min_element_wise(na, nb)).as_py() or 0
-    more_b = pc.filter(_flat(j["h"]), pc.greater(delta, 0))
-    more_a = pc.filter(_flat(j["h"]), pc.less(delta, 0))
+    h = _flat(j["h"])
+    more_b = pa.table({"h": pc.filter(h, pc.greater(delta, 0)),
+                       "n": pc.filter(delta, pc.greater(delta, 0))})
+    more_a = pa.table({"h": pc.filter(h, pc.less(delta, 0)),
+                       "n": pc.negate(pc.filter(delta, pc.less(delta, 0)))})
     return {"rows_old": len(ha), "rows_new": len(hb), "added": added, "removed": removed,
             "unchanged": unchanged,
             "samples": {"added": _hash_samples(new, hb, more_b, samples),
@@ -413,10 +421,20 @@ def _counts(h: pa.Array, name: str) -> pa.Table:
     return pa.table({"h": vc.field(0), name: pc.cast(vc.field(1), pa.int64())})
 
 
-def _hash_samples(t: Table, hashes: pa.Array, wanted: pa.Array, samples: int
+def _hash_samples(t: Table, hashes: pa.Array, wanted: pa.Table, samples: int
                   ) -> list[dict[str, Any]]:
-    if len(wanted) == 0 or samples <= 0:
+    """The first rows of ``t`` whose hash has an excess, each shown as often as its excess."""
+    if wanted.num_rows == 0 or samples <= 0:
         return []
-    idx = pc.filter(arange(len(hashes)), pc.is_in(hashes, value_set=wanted))
-    rows = fetch_rows(t, idx.slice(0, samples))
+    excess = dict(zip(wanted["h"].to_pylist(), wanted["n"].to_pylist(), strict=True))
+    cand = pc.filter(arange(len(hashes)), pc.is_in(hashes, value_set=wanted["h"]))
+    cand = cand.slice(0, samples * 1000)
+    chosen = []
+    for i, h in zip(cand.to_pylist(), pc.take(hashes, cand).to_pylist(), strict=True):
+        if excess.get(h, 0) > 0:
+            excess[h] -= 1
+            chosen.append(i)
+            if len(chosen) == samples:
+                break
+    rows = fetch_rows(t, pa.array(chosen, pa.int64()))
     return [_row(rows, i) for i in range(rows.num_rows)]

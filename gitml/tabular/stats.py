@@ -37,6 +37,10 @@ def plain(v: Any) -> Any:
     return str(v)
 
 
+def _sig(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(f"{v:.12g}")
+
+
 class ColumnStats:
     """Rows, nulls, min, max, mean and standard deviation of one column."""
 
@@ -108,9 +112,9 @@ class ColumnStats:
                              "null_fraction": round(self.nulls / self.rows, 6) if self.rows
                              else 0.0,
                              "min": plain(self.min), "max": plain(self.max)}
-        if self.n:
-            d["mean"] = plain(self.mean)
-            d["std"] = plain(self.std)
+        if self.n:  # 12 significant digits: merge order must not show in the output
+            d["mean"] = plain(_sig(self.mean))
+            d["std"] = plain(_sig(self.std))
         return d
 
 
