@@ -37,12 +37,15 @@ ARTIFACTS_FILE = "artifacts.yaml"
 SERIES_DIR = "plots/metrics"
 SERIES_HEADER = "step\tvalue\n"
 ARTIFACT_TYPES = ("model", "data", "dataset", "other")
+STAGE_ENV, ROOT_ENV = "GITML_STAGE", "GITML_ROOT"  # set by the pipeline for a stage's command
 _MAX_PENDING = 100_000  # buffered points before a flush, whatever the clock says
 
 
 def _root_or_cwd() -> str:
     from gitml import gitio
 
+    if os.environ.get(ROOT_ENV):  # a pipeline stage: the root repro runs it for
+        return os.environ[ROOT_ENV]
     try:
         return gitio.find_root()
     except NotARepoError:
@@ -158,8 +161,12 @@ class Live:
         """Record an artifact (a model file or directory) in ``artifacts.yaml``.
 
         Inside a gitml repository the artifact is also stored with ``gitml add`` (its
-        pointer is written beside it) unless ``add=False``; outside one it is only
-        recorded. Returns the record.
+        pointer is written beside it). It is only recorded outside a repository, with
+        ``add=False``, and inside a pipeline stage (``gitml repro`` / ``exp run`` hold the
+        workspace lock and store the stage's declared ``outs`` themselves). When the add
+        fails (say the file is tracked by Git) a long run is not thrown away at its last
+        line: the artifact is recorded, and the reason printed on stderr. ``add=True``
+        makes both cases errors. Returns the record.
         """
         if type not in ARTIFACT_TYPES:
             raise BadInputError(f"artifact type must be one of {', '.join(ARTIFACT_TYPES)}, "
@@ -172,14 +179,21 @@ class Live:
             record["name"] = name
         if desc:
             record["desc"] = desc
-        repo = _repo_for(full) if add is not False else None
+        in_stage = bool(os.environ.get(STAGE_ENV))
+        repo = _repo_for(full) if add or (add is None and not in_stage) else None
         if add and repo is None:
             raise BadInputError(f"cannot add {path}: not inside a gitml repository")
         if repo is not None:
             with repo:
                 record["path"] = repo.rel(full)
-                result = repo.add([full], quiet=True)[0]
-            record.update(hash=result.oid, size=result.size, pointer=result.pointer)
+                try:
+                    result = repo.add([full], quiet=True)[0]
+                except GitmlError as e:
+                    if add:
+                        raise
+                    _warn(f"recorded {record['path']} without storing it: {e}")
+                else:
+                    record.update(hash=result.oid, size=result.size, pointer=result.pointer)
         self._artifacts = [a for a in self._artifacts if a["path"] != record["path"]]
         self._artifacts.append(record)
         self._dirty = True
@@ -227,9 +241,7 @@ class Live:
         try:
             self.close()
         except Exception as e:  # at exit nobody can catch it: say so, don't traceback
-            import sys
-
-            print(f"gitml Live: could not write {self.dir}: {e}", file=sys.stderr)
+            _warn(f"could not write {self.dir}: {e}")
 
     def series_path(self, name: str) -> str:
         return os.path.join(self.dir, *SERIES_DIR.split("/"), *f"{name}.tsv".split("/"))
@@ -344,3 +356,9 @@ def _repo_for(path: str) -> Any:
     if os.path.relpath(path, repo.root).startswith(".."):
         return None
     return repo
+
+
+def _warn(message: str) -> None:
+    import sys
+
+    print(f"gitml Live: {message}", file=sys.stderr)

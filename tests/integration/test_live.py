@@ -207,3 +207,58 @@ def test_at_exit_failure_is_one_line(gitrepo: Path) -> None:
     assert "gitml Live: could not write" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert os.path.isfile(gitrepo / "gitml-live")
+
+
+TRAIN = """\
+import os, yaml
+from gitml import Live
+lr = yaml.safe_load(open("params.yaml"))["train"]["lr"]
+with Live() as live:
+    live.log_param("train.lr", lr)
+    for step in range(20):
+        live.log_metric("loss", 1 / (1 + lr * step))
+        live.next_step()
+    os.makedirs("models", exist_ok=True)
+    open("models/model.txt", "w").write(f"lr={lr}\\n")
+    live.log_artifact("models/model.txt")  # a stage out: recorded, stored by the pipeline
+"""
+
+
+def test_inside_exp_run(repo: Path, cli) -> None:
+    write(repo / "train.py", TRAIN)
+    write(repo / "params.yaml", "train:\n  lr: 0.1\n")
+    write(repo / "gitml.yaml", f"stages:\n  train:\n    cmd: {sys.executable} train.py\n"
+                               "    deps: [train.py]\n    params: [train]\n"
+                               "    outs: [models/model.txt]\n")
+    r = cli("repro", "-q")
+    assert r.code == 0, r.err
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "baseline")
+    r = cli("exp", "run", "-n", "exp-1", "-S", "train.lr=0.5")
+    assert r.code == 0, r.err
+    assert "loss=0.09524" in r.out  # exp run found the logger's metrics by convention
+    assert git(repo, "show", "exp-1:gitml-live/params.yaml") == "train:\n  lr: 0.5\n"
+    assert "path: models/model.txt" in git(repo, "show", "exp-1:gitml-live/artifacts.yaml")
+    assert git(repo, "status", "--porcelain") == ""  # the user's workspace is untouched
+    d = json.loads(cli("plots", "diff", "main", "exp-1", "--json").out)
+    assert [(c["title"], [r["points"] for r in c["revisions"]]) for c in d["charts"]] == [
+        ("loss", [20, 20])]
+    assert d["charts"][0]["data"]["exp-1"]["y"][-1] == pytest.approx(1 / (1 + 0.5 * 19))
+
+
+def test_artifact_add_failure_does_not_lose_the_run(repo: Path) -> None:
+    write(repo / "model.pkl", b"w")
+    git(repo, "add", "model.pkl")  # tracked by Git: gitml add refuses it
+    proc = run_script(repo, """
+        from gitml import Live
+        with Live() as live:
+            live.log_metric("acc", 0.9)
+            live.log_artifact("model.pkl")
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith("gitml Live: recorded model.pkl without storing it: "
+                                  "model.pkl is already tracked by Git")
+    assert "path: model.pkl" in (repo / "gitml-live/artifacts.yaml").read_text()
+    assert json.loads((repo / "gitml-live/metrics.json").read_text()) == {"acc": 0.9}
+    with Live() as live, pytest.raises(BadInputError, match="already tracked by Git"):
+        live.log_artifact("model.pkl", add=True)
