@@ -33,7 +33,10 @@ SOURCE = "gitml.yaml"
 PARAMS_FILE = "params.yaml"
 STAGE_KEYS = ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen",
               "always_changed", "desc", "meta")
-OUT_OPTIONS = {"outs": {"cache", "persist", "desc"}, "metrics": {"cache", "persist", "desc"}}
+# options each output section accepts; metrics also carry gitml metrics' judging settings
+# (docs/metrics.md), plots any drawing options the plots part reads
+OUT_OPTIONS = {"outs": {"cache", "persist", "desc"},
+               "metrics": {"cache", "persist", "desc", "direction", "tolerance", "keys"}}
 _NAME = re.compile(r"^[A-Za-z0-9_][\w.-]*$")
 _RESERVED = (".git", ".gitml")
 _CONTROL = ("gitml.yaml", "gitml.lock")
@@ -260,6 +263,9 @@ def _path(name: str, key: str, wdir: str, p: Any, allow_root: bool = False) -> s
 
 def _out(name: str, section: str, wdir: str, item: Any) -> Out:
     opts: dict[str, Any] = {}
+    if isinstance(item, dict) and "path" in item:  # {path: x, cache: false, ...}
+        opts = {k: v for k, v in item.items() if k != "path"}
+        item = {item["path"]: opts} if isinstance(item["path"], str) else item
     if isinstance(item, dict):
         if len(item) != 1:
             raise _err(name, section, f"expected 'path' or {{path: {{options}}}}, not {item!r}")

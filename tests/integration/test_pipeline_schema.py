@@ -113,3 +113,20 @@ def test_lock_entries_round_trip_and_reject_bad_versions() -> None:
         lockfile.loads("gitml-lock: 2\n")
     with pytest.raises(FormatError, match="not a gitml lock file"):
         lockfile.loads("stages: {}\n")
+
+
+def test_metrics_entries_may_carry_judging_settings(repo: Path) -> None:
+    s = stages(repo, """\
+stages:
+  a:
+    cmd: x
+    metrics:
+      - path: m.json
+        direction: higher
+        keys: {loss: lower}
+      - n.json: {cache: false, tolerance: 0.1}
+    plots:
+      - loss.tsv: {x: step, y: loss}
+""")["a"]
+    assert s.outs == (Out("m.json", False, "metrics"), Out("n.json", False, "metrics"),
+                      Out("loss.tsv", False, "plots"))
