@@ -107,7 +107,7 @@ def _push(repo: Repo, name: str, files: list[str], manifests: list[str]) -> int:
                 r = transfer.push_objects(repo, batch, name)
                 sent += r.transferred
                 size += r.bytes
-    except GitmlError as e:
+    except (GitmlError, OSError) as e:  # whatever the reason, the data did not get there
         say(f"could not push the data of these commits to remote {name}: {e}")
         say("git push stopped, so the commits do not point at data others cannot fetch "
             "(fix it and push again, or skip this check once with: git push --no-verify)")
