@@ -28,6 +28,15 @@ _EXPORTS = {
     "pull": "gitml.remotes.transfer:pull",
     "model_path": "gitml.registry:model_path",
     "models": "gitml.registry:models",
+    "exp_run": "gitml.experiments.api:run",
+    "exp_queue": "gitml.experiments.api:queue",
+    "exp_run_all": "gitml.experiments.api:run_all",
+    "exp_show": "gitml.experiments.api:show",
+    "exp_diff": "gitml.experiments.api:diff",
+    "exp_best": "gitml.experiments.api:best",
+    "exp_apply": "gitml.experiments.api:apply",
+    "exp_remove": "gitml.experiments.api:remove",
+    "demo": "gitml.demo:demo",
 }
 
 __all__ = ["Repo", *_EXPORTS]
