@@ -128,8 +128,14 @@ def run_one(repo: Repo, overrides: list[ov.Override], *, name: str | None = None
         chosen = name or refs.generated_names(taken, 1, busy=busy)[0]
         wt = Worktree(repo, chosen)
         if wt.reserve():
-            break
-        if name is not None:
+            # another run may have finished under this name since we listed the branches
+            if not gitio.run(repo.root, "rev-parse", "--verify", "-q",
+                             f"{refs.HEADS}{chosen}", check=False).strip():
+                break
+            wt.release()
+            if name is not None:
+                raise BadInputError(f"branch {name!r} already exists")
+        elif name is not None:
             raise BadInputError(f"experiment {name!r} is already running")
         busy.add(chosen)
     return execute(repo, wt, start, base, overrides, options, stream=stream,

@@ -267,3 +267,17 @@ def test_run_with_a_json_params_file_and_targets(project: Path, cli) -> None:
     assert r.code == 0, r.err
     assert git(project, "show", "j:conf.json") == '{\n  "k": 2\n}\n'  # untracked: carried
     assert not git(project, "status", "--porcelain", "conf.json").startswith("A")
+
+
+def test_parallel_runs_do_not_collide(project: Path, cli) -> None:
+    before = state(project)
+    procs = [subprocess.Popen([sys.executable, "-m", "gitml", "exp", "run", "-q", "-S",
+                               f"train.lr=0.0{i}"], cwd=project) for i in (1, 2, 3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    heads = [b for b in branches(project) if b.startswith("refs/heads/exp-")]
+    assert heads == ["refs/heads/exp-1", "refs/heads/exp-2", "refs/heads/exp-3"]
+    lrs = sorted(yaml.safe_load(git(project, "show", f"exp-{i}:params.yaml"))["train"]["lr"]
+                 for i in (1, 2, 3))
+    assert lrs == [0.01, 0.02, 0.03]
+    assert state(project) == before
+    assert os.listdir(project / ".gitml" / "worktrees") == []
