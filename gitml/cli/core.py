@@ -267,7 +267,7 @@ def config(key: str | None, value: str | None, local: bool, unset: bool, list_: 
     gitml config core.cache_dir /mnt/shared/gitml-cache
     gitml config --list
     """
-    import gitml.hooks  # noqa: F401 - registers hooks.* keys
+    import gitml.hooks.settings  # noqa: F401 - registers hooks.* keys
     from gitml.remotes.config import is_secret_key  # registers remote.* keys
 
     with _repo() as repo:
