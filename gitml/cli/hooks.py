@@ -114,7 +114,7 @@ def run(name: str, args: tuple[str, ...], only: str | None, max_file_size: str |
         raise BadInputError(f"unknown check {sorted(bad)[0]!r} (known: {', '.join(_CHECKS)})")
     options = {"max_file_size": max_file_size} if max_file_size is not None else {}
     if max_file_size is not None:
-        from gitml.hooks import parse_size
+        from gitml.hooks.settings import parse_size
 
         parse_size(max_file_size)  # a typo is an error now, not at the first large file
     code = githooks.run(name, list(args), only=checks, options=options)

@@ -1,5 +1,8 @@
 """What each Git hook does (issue 7). :mod:`gitml.githooks` installs the shims and dispatches.
 
+Kept light: this package is imported on every hook run, before anything is known to be
+worth doing. Settings live in :mod:`gitml.hooks.settings`.
+
 Every handler has the signature ``(root, args, stdin, only, options) -> exit code``:
 Git's hook arguments, the hook's standard input (pre-push, post-rewrite), the checks
 to limit a run to (``--only``) and options from the command line.
@@ -8,12 +11,7 @@ to limit a run to (``--only``) and options from the command line.
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Callable
-from typing import Any
-
-from gitml import config
-from gitml.errors import ConfigError
 
 Handler = Callable[[str, list[str], bytes, set[str], dict[str, str]], int]
 
@@ -43,28 +41,3 @@ def human(n: int | None) -> str:
         size /= 1024
     return f"{size:.1f} TiB"
 
-
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.I)
-
-
-def parse_size(value: Any) -> int:
-    """Bytes from ``5242880``, ``5MiB``, ``5M`` (both 2**20), ``5MB`` (10**6); 0 = no limit."""
-    if isinstance(value, bool):
-        raise ConfigError(f"expected a size such as 5MiB, not {value!r}")
-    if isinstance(value, int):
-        n = value
-    else:
-        m = _SIZE_RE.match(str(value))
-        if not m:
-            raise ConfigError(f"expected a size such as 5MiB or 10MB, not {value!r}")
-        number, unit, binary, byte = m.groups()
-        power = "kmgt".find(unit.lower()) + 1
-        base = 1000 if (unit and byte and not binary) else 1024
-        n = int(float(number) * base ** power)
-    if n < 0:
-        raise ConfigError(f"expected a size >= 0, not {value!r}")
-    return n
-
-
-# The settings the hooks read (``gitml config hooks.max_file_size 10MB``).
-config.register(r"hooks\.max_file_size", parse_size)

@@ -16,15 +16,19 @@ import os
 import shlex
 from typing import TYPE_CHECKING
 
-from gitml import gitio, pointer
+from gitml import gitio
 from gitml.errors import BadInputError, GitmlError, WorkspaceConflictError
 from gitml.githooks import say, strict
 
 if TYPE_CHECKING:
+    from gitml.pointer import Pointer
     from gitml.repo import Repo
     from gitml.workspace import CheckoutResult
 
-PATHSPEC = "*" + pointer.SUFFIX
+# Literal, not SUFFIX: a switch with no data changed must not import pointer.py
+# (dataclasses, YAML) only to learn there is nothing to do.
+SUFFIX = ".gitml"
+PATHSPEC = "*" + SUFFIX
 
 
 def _null(sha: str) -> bool:
@@ -82,7 +86,7 @@ def follow(root: str, old: str, new: str | None, *, skip_in_rebase: bool = False
     with Repo(root) as repo:
         present = [p for p in changed or [] if os.path.isfile(repo.abspath(p))]
         gone = [p for p in changed or [] if p not in present]
-        targets = None if changed is None else [p[: -len(pointer.SUFFIX)] for p in present]
+        targets = None if changed is None else [p[: -len(SUFFIX)] for p in present]
         problems = 0
         if targets is None or targets:
             problems += _checkout(repo, targets)
@@ -143,7 +147,9 @@ def _checkout(repo: Repo, targets: list[str] | None) -> int:
 
 def _drop(repo: Repo, old: str, gone: list[str]) -> int:
     """Remove data whose pointer is gone, when it is unchanged and kept in the store."""
-    rels = [p[: -len(pointer.SUFFIX)] for p in gone]
+    from gitml import pointer
+
+    rels = [p[: -len(SUFFIX)] for p in gone]
     in_git = set(gitio.tracked(repo.root, rels))  # now Git's own files: not ours to delete
     removed, kept = 0, []
     with gitio.BatchReader(repo.root) as reader, repo.lock():
@@ -170,7 +176,7 @@ def _drop(repo: Repo, old: str, gone: list[str]) -> int:
     return len(kept)
 
 
-def _drop_one(repo: Repo, rel: str, ptr: pointer.Pointer) -> tuple[int, bool]:
+def _drop_one(repo: Repo, rel: str, ptr: Pointer) -> tuple[int, bool]:
     """(files removed, whether anything was left) for one tracked path."""
     from gitml import manifest
     from gitml.fsutil import remove_empty_dirs

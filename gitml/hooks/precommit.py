@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 from gitml import gitio, pointer
 from gitml.errors import ConfigError, GitmlError
 from gitml.githooks import say, strict
-from gitml.hooks import human, parse_size
+from gitml.hooks import human
+from gitml.hooks.settings import parse_size
 
 if TYPE_CHECKING:
     from gitml.repo import Repo

@@ -235,7 +235,8 @@ def test_repo_without_gitml_dir_prints_one_line_and_does_not_block(repo: Path, c
     r = g(repo, "commit", "-q", "-m", "no gitml")
     assert r.returncode == 0
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "no .gitml/" in lines[0] and "skipped the pre-commit hook" in lines[0]
+    assert len(lines) == 1
+    assert "no .gitml/" in lines[0] and "skipped the pre-commit hook" in lines[0]
     r = g(repo, "switch", "-q", "-c", "other")
     assert r.returncode == 0
     r = g(repo, "-c", "gitml.hooksStrict=true", "commit", "-q", "--allow-empty", "-m", "s")
