@@ -114,6 +114,7 @@ class _Seq:
 
 
 MATCH_WINDOW = 1 << 16
+_EMPTY = pa.array([], pa.int64())
 
 
 def match(ta: pa.Table, tb: pa.Table, key: list[str], sorted_keys: bool
@@ -136,25 +137,38 @@ def match(ta: pa.Table, tb: pa.Table, key: list[str], sorted_keys: bool
 
     ka, kb = _flat(ta[key[0]]), _flat(tb[key[0]])
     seq_b = _Seq(kb)
-    ma, mb, only_a, only_b = [], [], [], []
+    windows = []  # (a start, a length, b start, b end)
     bpos = 0
     for s in range(0, len(ka), MATCH_WINDOW):
-        wa = ka.slice(s, MATCH_WINDOW)
-        last = s + len(wa) >= len(ka)
-        bend = len(kb) if last else bisect.bisect_right(seq_b, wa[-1].as_py(), lo=bpos)
-        wb = kb.slice(bpos, bend - bpos)
-        if len(wa) == len(wb) and pc.all(pc.equal(wa, wb)).as_py():
-            ma.append(pc.add(arange(len(wa)), s))
-            mb.append(pc.add(arange(len(wb)), bpos))
-        else:
-            pos = pc.index_in(wb, value_set=wa)
-            found = pc.is_valid(pos)
-            ma.append(pc.add(pc.filter(pos, found), s).cast(pa.int64()))
-            mb.append(pc.add(pc.filter(arange(len(wb)), found), bpos))
-            only_b.append(pc.add(pc.filter(arange(len(wb)), pc.invert(found)), bpos))
-            in_b = pc.is_in(wa, value_set=wb)
-            only_a.append(pc.add(pc.filter(arange(len(wa)), pc.invert(in_b)), s))
+        n = min(MATCH_WINDOW, len(ka) - s)
+        last = s + n >= len(ka)
+        bend = len(kb) if last else bisect.bisect_right(seq_b, ka[s + n - 1].as_py(), lo=bpos)
+        windows.append((s, n, bpos, bend))
         bpos = bend
+
+    def one(w: tuple[int, int, int, int]) -> tuple[pa.Array, ...]:
+        s, n, b0, b1 = w
+        wa, wb = ka.slice(s, n), kb.slice(b0, b1 - b0)
+        if n == len(wb) and pc.all(pc.equal(wa, wb)).as_py():
+            return pc.add(arange(n), s), pc.add(arange(n), b0), _EMPTY, _EMPTY
+        pos = pc.index_in(wb, value_set=wa)
+        found = pc.is_valid(pos)
+        rb = arange(len(wb))
+        matched_a = pc.add(pc.cast(pc.filter(pos, found), pa.int64()), s)
+        only_b = pc.add(pc.filter(rb, pc.invert(found)), b0)
+        if len(matched_a) == n:
+            only_a = _EMPTY
+        else:
+            in_b = pc.is_in(wa, value_set=wb)
+            only_a = pc.add(pc.filter(arange(n), pc.invert(in_b)), s)
+        return matched_a, pc.add(pc.filter(rb, found), b0), only_a, only_b
+
+    # sequential: the steps are too small for threads (they would fight over the GIL)
+    parts = [one(w) for w in windows]
+    ma = [p[0] for p in parts]
+    mb = [p[1] for p in parts]
+    only_a = [p[2] for p in parts]
+    only_b = [p[3] for p in parts]
     if bpos < len(kb):
         only_b.append(pc.add(arange(len(kb) - bpos), bpos))
 
@@ -264,13 +278,17 @@ def _parallel_stats(ta: pa.Table, tb: pa.Table) -> tuple[dict[str, ColumnStats],
 
 def diff_in_memory(old: Table, new: Table, key: list[str], compared: list[str],
                    samples: int) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
     ta, tb = old.read(), new.read()
-    stats_a, stats_b = _parallel_stats(ta, tb)
-    ka = ta.select(key)
-    kb = _align_key_types(ka, tb.select(key), key, new.name)
-    inc_a = check_key(ka, key, old.name)
-    inc_b = check_key(kb, key, new.name)
-    ma, mb, only_a, only_b = match(ka, kb, key, inc_a and inc_b)
+    with ThreadPoolExecutor(1) as bg:  # stats run beside the key work
+        stats = bg.submit(_parallel_stats, ta, tb)
+        ka = ta.select(key)
+        kb = _align_key_types(ka, tb.select(key), key, new.name)
+        inc_a = check_key(ka, key, old.name)
+        inc_b = check_key(kb, key, new.name)
+        ma, mb, only_a, only_b = match(ka, kb, key, inc_a and inc_b)
+        stats_a, stats_b = stats.result()
     modified, changed, mod_samples = _compare_pairs(ta, tb, ma, mb, key, compared, samples)
     added_rows = _first_by_key(tb.take(only_b), key, samples)
     removed_rows = _first_by_key(ta.take(only_a), key, samples)
