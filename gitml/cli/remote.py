@@ -235,14 +235,18 @@ def _run(action: str, kw: dict[str, Any], as_json: bool, quiet: bool) -> None:
 
 @click.command()
 @_transfer_options
+@click.option("-f", "--force", is_flag=True,
+              help="Send every object again, even those the remote has (repairs a damaged "
+                   "remote object).")
 def push(targets: tuple[str, ...], remote_name: str | None, revs: tuple[str, ...],
          all_branches: bool, all_tags: bool, jobs: int | None, as_json: bool, quiet: bool,
-         verbose: bool) -> None:
+         verbose: bool, force: bool) -> None:
     """Send tracked data the remote lacks (the workspace's, or --rev / --all-branches).
 
     Example: gitml push -r storage --all-branches -j 32
     """
-    _run("push", _kw(targets, remote_name, revs, all_branches, all_tags, jobs), as_json, quiet)
+    kw = _kw(targets, remote_name, revs, all_branches, all_tags, jobs)
+    _run("push", {**kw, "force": force}, as_json, quiet)
 
 
 @click.command()
@@ -268,10 +272,23 @@ def pull(targets: tuple[str, ...], remote_name: str | None, revs: tuple[str, ...
     Example: gitml pull data/images/cats
     """
     from gitml.remotes import transfer
+    from gitml.remotes.base import TransferIncomplete
 
     kw = _kw(targets, remote_name, revs, all_branches, all_tags, jobs)
+    error = None
     with _repo() as repo:
-        result = transfer.pull(repo, force=force, **kw)
+        try:
+            result = transfer.pull(repo, force=force, **kw)
+        except TransferIncomplete as e:
+            if not isinstance(e.result, transfer.PullResult):
+                raise
+            result, error = e.result, e
+    _show_pull(result, as_json, quiet)
+    if error:
+        raise error
+
+
+def _show_pull(result: Any, as_json: bool, quiet: bool) -> None:
     if as_json:
         emit_json(result.to_dict())
         return

@@ -257,10 +257,11 @@ def _fetcher(repo: Repo, backend: Backend, runner: _Runner) -> Callable[[Want], 
 # -- push ---------------------------------------------------------------------------------
 def push(repo: Repo, targets: list[str] | None = None, remote: str | None = None,
          revs: list[str] | None = None, all_branches: bool = False, all_tags: bool = False,
-         jobs: int | None = None) -> TransferResult:
+         jobs: int | None = None, force: bool = False) -> TransferResult:
     """Send the objects of tracked paths (the workspace, or ``revs`` / every branch / tag)
-    that the remote lacks. Raises :class:`TransferIncomplete` (exit 1) after sending the
-    rest when some objects are neither local nor on the remote, or corrupt locally."""
+    that the remote lacks (``force``: all of them again, to repair a damaged remote).
+    Raises :class:`TransferIncomplete` (exit 1) after sending the rest when some objects
+    are neither local nor on the remote, or corrupt locally."""
     rs = rconfig.spec(repo, remote)
     sel = select.select(repo, targets, select.revisions(repo, revs, all_branches, all_tags))
     result = TransferResult("push", rs.name, rs.url)
@@ -281,7 +282,7 @@ def push(repo: Repo, targets: list[str] | None = None, remote: str | None = None
     select.check_subs(sel, any(not repo.store.has(m.oid) for m in manifests))
     for w in corrupt_manifests:
         wants.pop(w.oid, None)
-    _push_wants(repo, rs, list(wants.values()), jobs, result)
+    _push_wants(repo, rs, list(wants.values()), jobs, result, force)
     return _finish(result)
 
 
@@ -295,7 +296,7 @@ def push_objects(repo: Repo, oids: Iterable[str], remote: str | None = None,
 
 
 def _push_wants(repo: Repo, rs: rconfig.RemoteSpec, wants: list[Want], jobs: int | None,
-                result: TransferResult) -> None:
+                result: TransferResult, force: bool = False) -> None:
     result.objects = len(wants) + len(result.corrupt)
     if not wants:
         return
@@ -304,9 +305,14 @@ def _push_wants(repo: Repo, rs: rconfig.RemoteSpec, wants: list[Want], jobs: int
     with store.lock():
         backend = rconfig.open_backend(repo, rs, jobs=njobs, create=True)
         try:
-            have = backend.exists([w.oid for w in wants])
+            have = set() if force else backend.exists([w.oid for w in wants])
             result.present = len(have)
             todo = [w for w in wants if w.oid not in have]
+            if force:  # objects the store lacks cannot be re-sent: report only those gone
+                gone = [w for w in todo if not store.has(w.oid)]
+                present = backend.exists([w.oid for w in gone]) if gone else set()
+                todo = [w for w in todo if w.oid not in present]
+                result.present = len(present)
             with Progress(f"push to {rs.name}", total=len(todo), unit="objects") as bar:
                 runner = _Runner(njobs, bar, result)
                 fn = _pusher(repo, backend, runner)
@@ -407,6 +413,7 @@ def pull(repo: Repo, targets: list[str] | None = None, remote: str | None = None
         checked = repo.checkout(targets or None, force=force)
     except CheckoutIncomplete as e:
         if fetch_error is not None:
+            fetch_error.result = PullResult(fetched, e.result)
             raise fetch_error from None
         wanted = [select._target_rel(repo, t) for t in targets or ()]
         relevant = [p for p in e.result.missing + e.result.corrupt
@@ -417,6 +424,7 @@ def pull(repo: Repo, targets: list[str] | None = None, remote: str | None = None
         checked = e.result  # only files outside a partial pull's targets were left out
         _drop_empty_parents(repo, e.result.missing)
     if fetch_error is not None:
+        fetch_error.result = PullResult(fetched, checked)  # what did happen, for the CLI
         raise fetch_error
     return PullResult(fetched, checked)
 
@@ -447,6 +455,9 @@ def _finish(result: TransferResult) -> TransferResult:
         parts.append(f"{len(result.corrupt)} corrupt (hash mismatch, "
                      f"{'not sent' if result.action == 'push' else 'not stored'}): "
                      + _names(result.corrupt, with_where=True))
+        if result.action == "fetch":
+            parts.append("a clone that has them can repair the remote with "
+                         "'gitml push --force PATH'")
     raise TransferIncomplete(f"{result.action} incomplete: " + "; ".join(parts), result)
 
 

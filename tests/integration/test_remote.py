@@ -24,6 +24,12 @@ def s3() -> s3server.S3Server:
     return s3server.shared()
 
 
+@pytest.fixture(autouse=True)
+def _no_instance_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without credentials botocore would ask the EC2 metadata address: tests stay on loopback.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
 def add_remote(kind: str, repo: Path, tmp_path: Path, cli, request) -> s3server.RemoteHandle:
     """Remote 'storage' (the default) in ``repo``, committed so that clones know it."""
     if kind == "dir":
@@ -211,7 +217,7 @@ def test_objects_missing_on_the_remote_are_named(
 
 def test_corrupt_object_on_the_remote_is_detected_not_stored_and_named(
         repo: Path, remote: s3server.RemoteHandle, cli, tmp_path: Path, monkeypatch) -> None:
-    make_data(repo, cli)
+    files = make_data(repo, cli)
     assert cli("push").code == 0
     small = pointer.load(str(repo / "data/small.txt.gitml")).oid
     big = pointer.load(str(repo / "data/big.bin.gitml")).oid
@@ -227,6 +233,16 @@ def test_corrupt_object_on_the_remote_is_detected_not_stored_and_named(
     assert not (dest / "data/small.txt").exists() and not (dest / "data/big.bin").exists()
     assert not list(Path(store.tmp).iterdir())  # nothing half-written left behind
     assert (dest / "images/run.sh").exists()  # the intact rest was checked out
+    assert "fetched 41 objects" in r.out and "checkout: 40 created" in r.out
+    assert "repair the remote with 'gitml push --force PATH'" in r.err
+
+    monkeypatch.chdir(repo)  # the remote has both names, so only --force sends them again
+    assert cli("push", "data").out.startswith("Everything is on storage")
+    r = cli("push", "--force", "data")
+    assert r.code == 0 and "pushed 2 objects" in r.out
+    monkeypatch.chdir(dest)
+    assert cli("pull").code == 0
+    assert_files(dest, files)
 
 
 def test_read_api_falls_back_to_the_default_remote(

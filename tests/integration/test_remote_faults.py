@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 import s3server
 from conftest import git
-from test_remote import add_remote, assert_files, clone, make_data
+from test_remote import (
+    _no_instance_metadata,  # noqa: F401 - an autouse fixture
+    add_remote,
+    assert_files,
+    clone,
+    make_data,
+)
 
 import gitml
 from gitml.hashing import hash_bytes, hash_file
@@ -24,12 +30,6 @@ ALL = 43  # objects make_data tracks
 @pytest.fixture(scope="session")
 def s3() -> s3server.S3Server:
     return s3server.shared()
-
-
-@pytest.fixture(autouse=True)
-def _no_instance_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without credentials botocore would ask the EC2 metadata address: tests stay on loopback.
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 @pytest.fixture(params=["dir", "s3"])
