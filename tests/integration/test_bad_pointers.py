@@ -16,7 +16,7 @@ OID = "xxh3:" + "ab" * 16
 
 @pytest.mark.parametrize("text, message", [
     ("gitml: 1\npath: [unclosed\n", "invalid YAML"),
-    (f"gitml: 1\npath: f.bin\nkind: file\nhash: xxh3:XYZ\nsize: 1\n", "malformed hash"),
+    ("gitml: 1\npath: f.bin\nkind: file\nhash: xxh3:XYZ\nsize: 1\n", "malformed hash"),
     (f"gitml: 1\npath: ../f.bin\nkind: file\nhash: {OID}\nsize: 1\n", "plain name"),
     (f"gitml: 1\npath: /etc/passwd\nkind: file\nhash: {OID}\nsize: 1\n", "plain name"),
     (f"gitml: 1\npath: other.bin\nkind: file\nhash: {OID}\nsize: 1\n", "disagrees"),
