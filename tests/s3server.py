@@ -252,6 +252,7 @@ def shared() -> S3Server:
 
 
 if __name__ == "__main__":
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})  # for sigwait
     srv = S3Server()
     srv.start()
     for k, v in srv.env().items():
