@@ -181,21 +181,59 @@ class Table:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def read(self, columns: list[str] | None = None) -> pa.Table:
-        """The whole table in memory (use for tables known to fit)."""
+    def read(self, columns: list[str] | None = None, dictionary: list[str] | None = None
+             ) -> pa.Table:
+        """The whole table in memory (use for tables known to fit).
+
+        Columns in ``dictionary`` that `dictionary_columns` offers come back
+        dictionary-encoded as stored (cheaper to decode, take and compare).
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         schema = self._select(columns)
-        if self.fmt == "parquet" and len(self.parts) == 1 and not self.parts[0].partition:
+        if self._single_parquet():
             p = self.parts[0]
             try:
-                t = pq.read_table(p.source(), columns=schema.names, use_threads=True)
+                t = pq.read_table(p.source(), columns=schema.names, use_threads=True,
+                                  read_dictionary=dictionary or None)
             except Exception as e:  # noqa: BLE001
                 raise FormatError(self._where(p), f"cannot read Parquet ({_short(e)})") from None
-            return _conform(t, schema, self._where(p))
+            return _conform(t, schema, self._where(p), keep_dictionary=True)
         chunks = list(self._raw_chunks(schema))
         return pa.concat_tables(chunks) if chunks else schema.empty_table()
+
+    def _single_parquet(self) -> bool:
+        return self.fmt == "parquet" and len(self.parts) == 1 and not self.parts[0].partition
+
+    def dictionary_columns(self, max_dict_bytes: int = 256 << 10) -> list[str]:
+        """String columns stored with small dictionaries in every row group (Parquet).
+
+        Reading those as dictionaries skips building millions of equal strings.
+        """
+        import pyarrow as pa
+
+        if not self._single_parquet():
+            return []
+        md = self._metas[0]
+        names = []
+        for i, f in enumerate(self.schema):
+            if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)):
+                continue
+            ok = md.num_row_groups > 0
+            for rg in range(md.num_row_groups):
+                try:
+                    cc = md.row_group(rg).column(i)
+                except IndexError:
+                    ok = False
+                    break
+                if (cc.path_in_schema != f.name or not cc.has_dictionary_page
+                        or cc.data_page_offset - cc.dictionary_page_offset > max_dict_bytes):
+                    ok = False
+                    break
+            if ok:
+                names.append(f.name)
+        return names
 
     def _select(self, columns: list[str] | None) -> pa.Schema:
         import pyarrow as pa
@@ -296,18 +334,30 @@ def _add_partition(t: pa.Table, p: Part, schema: pa.Schema) -> pa.Table:
     return t
 
 
-def _conform(t: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
-    """Columns of ``schema`` in its order and types; a part's missing column is all null."""
+def _conform(t: pa.Table, schema: pa.Schema, where: str, keep_dictionary: bool = False
+             ) -> pa.Table:
+    """Columns of ``schema`` in its order and types; a part's missing column is all null.
+
+    With ``keep_dictionary``, a dictionary column of the declared value type stays encoded.
+    """
     import pyarrow as pa
 
     if t.schema.equals(schema, check_metadata=False):
         return t
     cols = []
+    fields = []
     for f in schema:
         if f.name not in t.column_names:
             cols.append(pa.nulls(t.num_rows, f.type))
+            fields.append(f)
             continue
         col = t.column(f.name)
+        if (keep_dictionary and pa.types.is_dictionary(col.type)
+                and col.type.value_type == f.type):
+            cols.append(col)
+            fields.append(pa.field(f.name, col.type))
+            continue
+        fields.append(f)
         if col.type != f.type:
             try:
                 col = col.cast(f.type)
@@ -315,7 +365,7 @@ def _conform(t: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
                 raise FormatError(where, f"column {f.name!r} is {col.type}, expected {f.type} "
                                          f"({_short(e)})") from None
         cols.append(col)
-    return pa.Table.from_arrays(cols, schema=schema)
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields))
 
 
 # -- resolving a spec to parts ------------------------------------------------------------

@@ -182,7 +182,9 @@ def match(ta: pa.Table, tb: pa.Table, key: list[str], sorted_keys: bool
 def not_equal(x: pa.Array, y: pa.Array) -> pa.Array:
     """True where two aligned arrays differ (null == null and NaN == NaN count as equal)."""
     t = x.type
-    if pa.types.is_dictionary(t):
+    if pa.types.is_dictionary(t) and x.dictionary.equals(y.dictionary):
+        x, y, t = x.indices, y.indices, x.indices.type  # one dictionary: compare codes
+    elif pa.types.is_dictionary(t):
         x, y, t = pc.cast(x, t.value_type), pc.cast(y, t.value_type), t.value_type
     try:
         eq = pc.equal(x, y)
@@ -195,6 +197,19 @@ def not_equal(x: pa.Array, y: pa.Array) -> pa.Array:
         ne = pc.and_not(ne, pc.and_(pc.fill_null(pc.is_nan(x), False),
                                     pc.fill_null(pc.is_nan(y), False)))
     return ne
+
+
+def _same_dictionary(a: pa.ChunkedArray | pa.Array, b: pa.ChunkedArray | pa.Array
+                     ) -> tuple[pa.Array, pa.Array]:
+    """Both columns as single arrays; dictionary columns re-encoded on one dictionary."""
+    if not (pa.types.is_dictionary(a.type) and a.type == b.type):
+        return _flat(a), _flat(b)
+    ca = a.chunks if isinstance(a, pa.ChunkedArray) else [a]
+    cb = b.chunks if isinstance(b, pa.ChunkedArray) else [b]
+    both = pa.table({"c": pa.chunked_array(ca + cb, a.type)}).unify_dictionaries()["c"]
+    chunks = both.chunks
+    return (pa.chunked_array(chunks[:len(ca)], a.type).combine_chunks(),
+            pa.chunked_array(chunks[len(ca):], a.type).combine_chunks())
 
 
 def _row(t: pa.Table, i: int) -> dict[str, Any]:
@@ -224,7 +239,7 @@ def _compare_pairs(ta: pa.Table, tb: pa.Table, ma: pa.Array | None, mb: pa.Array
     from concurrent.futures import ThreadPoolExecutor
 
     def one(c: str) -> tuple[str, pa.Array, int]:
-        x, y = _flat(ta[c]), _flat(tb[c])
+        x, y = _same_dictionary(ta[c], tb[c])
         if ma is not None and mb is not None:
             x, y = x.take(ma), y.take(mb)
         ne = not_equal(x, y)
@@ -280,7 +295,9 @@ def diff_in_memory(old: Table, new: Table, key: list[str], compared: list[str],
                    samples: int) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
-    ta, tb = old.read(), new.read()
+    encoded = [c for c in old.dictionary_columns() if c in new.dictionary_columns()
+               and c not in key]
+    ta, tb = old.read(dictionary=encoded), new.read(dictionary=encoded)
     with ThreadPoolExecutor(1) as bg:  # stats run beside the key work
         stats = bg.submit(_parallel_stats, ta, tb)
         ka = ta.select(key)

@@ -61,17 +61,16 @@ class ColumnStats:
         if len(col) == col.null_count:
             return
         t = self.type
-        if pa.types.is_dictionary(t):
-            col = pc.cast(col, t.value_type)
-            t = t.value_type
+        if pa.types.is_dictionary(t) and is_numeric(t.value_type):
+            col, t = pc.cast(col, t.value_type), t.value_type
+        elif pa.types.is_dictionary(t):  # min/max over the dictionary values in use
+            chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+            self._min_max(pa.chunked_array(
+                [pc.take(c.dictionary, pc.unique(c.indices).drop_null()) for c in chunks],
+                t.value_type))
+            return
         if has_order(t):
-            mm = pc.min_max(col)
-            lo, hi = mm["min"].as_py(), mm["max"].as_py()
-            if isinstance(lo, float) and math.isnan(lo):
-                lo = hi = None
-            if lo is not None:
-                self.min = lo if self.min is None or lo < self.min else self.min
-                self.max = hi if self.max is None or hi > self.max else self.max
+            self._min_max(col)
         if is_numeric(t) and not pa.types.is_decimal(t):
             n = len(col) - col.null_count
             mean = pc.mean(col).as_py()
@@ -79,6 +78,16 @@ class ColumnStats:
             if mean is None or var is None or not math.isfinite(mean):
                 return
             self._merge_moments(n, mean, var * n)
+
+    def _min_max(self, col: pa.Array | pa.ChunkedArray) -> None:
+        if len(col) > col.null_count:
+            mm = pc.min_max(col)
+            lo, hi = mm["min"].as_py(), mm["max"].as_py()
+            if isinstance(lo, float) and math.isnan(lo):
+                lo = hi = None
+            if lo is not None:
+                self.min = lo if self.min is None or lo < self.min else self.min
+                self.max = hi if self.max is None or hi > self.max else self.max
 
     def _merge_moments(self, n: int, mean: float, m2: float) -> None:
         if self.n == 0:
@@ -107,7 +116,8 @@ class ColumnStats:
         return math.sqrt(self.m2 / (self.n - 1)) if self.n > 1 else None
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"name": self.name, "type": str(self.type), "rows": self.rows,
+        shown = self.type.value_type if pa.types.is_dictionary(self.type) else self.type
+        d: dict[str, Any] = {"name": self.name, "type": str(shown), "rows": self.rows,
                              "nulls": self.nulls,
                              "null_fraction": round(self.nulls / self.rows, 6) if self.rows
                              else 0.0,
