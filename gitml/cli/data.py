@@ -29,6 +29,11 @@ def fmt(v: Any, width: int = 24) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def val(v: Any, width: int = 20) -> str:
+    """A value inside a row: like :func:`fmt`, but integers without separators (ids)."""
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else fmt(v, width)
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}" if x >= 0.001 or x == 0 else f"{x:.3%}"
 
@@ -137,7 +142,7 @@ def _print_checks(report: Any) -> None:
             what = r.describe or r.rule
             click.echo(f"  {mark}  {what}" + ("" if r.ok else f": {r.message}"))
             for s in r.samples:
-                cells = ", ".join(f"{k}={fmt(v, 30)}" for k, v in s.items() if k != "_row")
+                cells = ", ".join(f"{k}={val(v, 30)}" for k, v in s.items() if k != "_row")
                 where = f"row {s['_row']:,}: " if "_row" in s else ""
                 click.echo(f"          {where}{cells}")
     n = len(report.files)
@@ -245,13 +250,13 @@ def _sample_lines(d: dict[str, Any]) -> list[str]:
     out = []
     s = d["samples"]
     for m in s.get("modified", []):
-        k = ", ".join(f"{a}={fmt(b, 30)}" for a, b in m["key"].items())
-        ch = "; ".join(f"{c}: {fmt(v['old'], 20)} -> {fmt(v['new'], 20)}"
+        k = ", ".join(f"{a}={val(b, 30)}" for a, b in m["key"].items())
+        ch = "; ".join(f"{c}: {val(v['old'])} -> {val(v['new'])}"
                        for c, v in m["changes"].items())
         out.append(f"  ~ {k}: {ch}")
     for kind, mark in (("added", "+"), ("removed", "-")):
         for r in s.get(kind, []):
-            out.append(f"  {mark} " + ", ".join(f"{a}={fmt(b, 20)}" for a, b in r.items()))
+            out.append(f"  {mark} " + ", ".join(f"{a}={val(b)}" for a, b in r.items()))
     return out
 
 

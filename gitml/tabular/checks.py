@@ -337,6 +337,11 @@ def _count_results(r: Rule, rows: int, nulls: dict[str, int]) -> list[RuleResult
                               f"{frac:.2%} null ({rows_word(nulls[c])})" if not ok
                               else f"{frac:.2%} null",
                               describe=f"{c} nulls <= {r.arg:.2%}"))
+    if r.column is None:  # a table-wide limit: one line when every column keeps it
+        bad = [x for x in out if not x.ok]
+        worst = max((nulls[c] for c in cols), default=0)
+        return bad or [RuleResult("max_null_fraction", None, True, worst, "ok",
+                                  describe=f"nulls <= {r.arg:.2%} in every column")]
     return out
 
 

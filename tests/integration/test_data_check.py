@@ -54,7 +54,7 @@ def test_clean_data_passes(repo: Path, cli) -> None:
     assert "data/users.parquet  (4 rows)" in r.out and "FAIL" not in r.out
     assert "0 failed" in r.out
     j = json.loads(cli("data", "check", "--json").out)
-    assert j["ok"] is True and j["failed"] == 0 and j["rules"] == 16
+    assert j["ok"] is True and j["failed"] == 0 and j["rules"] == 12
 
 
 def test_each_violation_is_named_with_count_and_rows(repo: Path, cli) -> None:
@@ -80,8 +80,7 @@ def test_each_violation_is_named_with_count_and_rows(repo: Path, cli) -> None:
     assert by["email matches '^[^@]+@[^@]+$'"]["count"] == 1
     assert by["day >= 2026-01-01"]["count"] == 1
     assert by["schema (5 columns, no others)"]["message"] == "unexpected column extra"
-    assert by["email nulls <= 25.00%"]["ok"] is True
-    assert by["country nulls <= 25.00%"]["ok"] is True
+    assert by["nulls <= 25.00% in every column"]["ok"] is True
     assert by["rows >= 2 and <= 100"]["ok"] is True
     assert "FAIL  age >= 18: 1 row below 18" in r.out
     assert "row 1: id=2, country=XX, age=7" in r.out
@@ -167,3 +166,12 @@ def test_zero_rows_still_runs_the_rules(repo: Path, cli) -> None:
     git(repo, "add", "gitml.yaml")
     r = cli("data", "check")
     assert r.code == 1 and "0 rows, expected at least 1" in r.out
+
+
+def test_table_wide_null_limit_names_only_the_failing_columns(repo: Path, cli) -> None:
+    put(repo / "t.parquet", {"a": [None, None, 1], "b": [1, 2, 3], "c": [None, 2, 3]})
+    write(repo / "gitml.yaml", "checks:\n  t.parquet:\n    max_null_fraction: 0.5\n")
+    j = json.loads(cli("data", "check", "--json").out)
+    res = j["results"][0]["results"]
+    assert [(x["check"], x["ok"], x["count"]) for x in res] == [("a nulls <= 50.00%", False, 2)]
+    assert res[0]["message"] == "66.67% null (2 rows)"
