@@ -143,9 +143,13 @@ def _as_float(col: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from gitml.tabular.keyed import _flat
+
     t = col.type
+    if pa.types.is_dictionary(t):
+        col, t = pc.cast(col, t.value_type), t.value_type
     if pa.types.is_temporal(t):
-        col = col.view(pa.int32() if pa.types.is_date32(t) or pa.types.is_time32(t)
+        col = _flat(col).view(pa.int32() if pa.types.is_date32(t) or pa.types.is_time32(t)
                        else pa.int64())
     return pc.cast(col, pa.float64())
 

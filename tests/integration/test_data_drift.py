@@ -23,7 +23,9 @@ def sample(n: int, seed: int, shift: float = 0.0, de: float = 0.5) -> dict:
     return {"age": [rnd.gauss(40 + shift, 10) for _ in range(n)],
             "country": ["DE" if rnd.random() < de else rnd.choice(["FR", "US"])
                         for _ in range(n)],
-            "user_id": list(range(seed * n, seed * n + n))}
+            "user_id": list(range(seed * n, seed * n + n)),
+            "day": pa.array([int(rnd.gauss(19000 + shift * 10, 30)) for _ in range(n)],
+                            pa.int32()).cast(pa.date32())}
 
 
 def by_name(d: dict) -> dict:
@@ -36,7 +38,7 @@ def test_same_distribution_passes(repo: Path, cli) -> None:
     write(repo / "gitml.yaml", "drift:\n  exclude: [user_id]\n")
     r = cli("monitor", "drift", "ref.parquet", "cur.parquet")
     assert r.code == 0, r.out + r.err
-    assert "0 of 2 columns drifted (thresholds: psi 0.2, ks 0.1, frequency 0.1)" in r.out
+    assert "0 of 3 columns drifted (thresholds: psi 0.2, ks 0.1, frequency 0.1)" in r.out
     d = json.loads(cli("monitor", "drift", "ref.parquet", "cur.parquet", "--json").out)
     cols = by_name(d)
     assert cols["age"]["kind"] == "numeric" and cols["age"]["psi"] < 0.05
@@ -53,19 +55,20 @@ def test_shifted_numbers_and_categories_drift_exit_1(repo: Path, cli) -> None:
     git(repo, "tag", "v1.0")
     put(repo / "prod" / "batch.parquet", sample(4000, 3, shift=8, de=0.1))
     r = cli("monitor", "drift", "v1.0:data/train.parquet", "prod/batch.parquet", "--json")
-    assert r.code == 1 and "drift above threshold in age, country" in r.err
+    assert r.code == 1 and "drift above threshold in age, country, user_id, day" in r.err
     cols = by_name(json.loads(r.out))
     assert cols["age"]["status"] == "drift" and cols["age"]["ks"] > 0.25
     assert cols["age"]["psi"] > 0.2
     assert cols["country"]["frequency"] > 0.3 and cols["country"]["status"] == "drift"
     assert cols["user_id"]["status"] == "drift"  # disjoint ids: PSI says so
+    assert cols["day"]["kind"] == "numeric" and cols["day"]["ks"] > 0.5
     text = cli("monitor", "drift", "v1.0:data/train.parquet", "prod/batch.parquet")
     assert "DRIFT: psi" in text.out and "v1.0:data/train.parquet (5,000 rows)" in text.out
     # thresholds from gitml.yaml, per column, and from the command line
     write(repo / "gitml.yaml", "drift:\n  psi: 100\n  ks: 1\n  frequency: 1\n"
           "  columns:\n    country: {frequency: 0.2}\n  exclude: [user_id]\n")
     r = cli("monitor", "drift", "v1.0:data/train.parquet", "prod/batch.parquet", "--json")
-    assert r.code == 1 and json.loads(r.out)["drifted"] == ["country"]
+    assert r.code == 1 and json.loads(r.out)["drifted"] == ["country"], r.out
     r = cli("monitor", "drift", "v1.0:data/train.parquet", "prod/batch.parquet",
             "--frequency", "1")
     assert r.code == 1  # per-column threshold from gitml.yaml still applies
