@@ -92,7 +92,7 @@ class Job:
                     out.write(label + line)
                     out.flush()
                 else:
-                    os.write(self.fd if self.fd is not None else 1, label + line)
+                    _write_all(self.fd if self.fd is not None else 1, label + line)
         pipe.close()
 
     def interrupt(self, sig: int = signal.SIGINT) -> None:
@@ -110,3 +110,9 @@ class Job:
         rc = self.returncode or 0
         what = f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
         return f"{what} from: {self.failed_cmd}"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
