@@ -260,6 +260,10 @@ def _sample_lines(d: dict[str, Any]) -> list[str]:
     return out
 
 
+def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda x: (-x[1], x[0]))
+
+
 def _diff_text(d: dict[str, Any], stats: bool) -> str:
     lines = [style(f"{d['old']} -> {d['new']}", bold=True)]
     schema = _schema_lines(d)
@@ -268,8 +272,7 @@ def _diff_text(d: dict[str, Any], stats: bool) -> str:
     lines.append(_rows_line(d))
     if d["changed_columns"]:
         lines.append("changed columns: " + ", ".join(
-            f"{c} ({n:,})" for c, n in sorted(d["changed_columns"].items(),
-                                              key=lambda x: -x[1])))
+            f"{c} ({n:,})" for c, n in _by_count(d["changed_columns"])))
     if stats:
         lines += ["", table(["column", "nulls", "min", "max", "mean", "std"], _stat_rows(d))]
     samples = _sample_lines(d)
@@ -286,7 +289,7 @@ def _diff_md(d: dict[str, Any], stats: bool) -> str:
     out += ["", "**" + _rows_line(d).replace("rows:", "Rows:", 1) + "**"]
     if d["changed_columns"]:
         out += ["", markdown(["changed column", "rows"],
-                             [[c, f"{n:,}"] for c, n in d["changed_columns"].items()])]
+                             [[c, f"{n:,}"] for c, n in _by_count(d["changed_columns"])])]
     if stats:
         out += ["", markdown(["column", "nulls", "min", "max", "mean", "std"], _stat_rows(d))]
     samples = _sample_lines(d)

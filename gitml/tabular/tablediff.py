@@ -46,6 +46,7 @@ class TableDiff:
     changed_columns: dict[str, int] = field(default_factory=dict)
     samples: dict[str, list[Any]] = field(default_factory=dict)
     columns: list[dict[str, Any]] = field(default_factory=list)
+    estimated: bool = False  # changed-column counts scaled from a sample (streamed, huge)
 
     @property
     def changed(self) -> bool:
@@ -58,8 +59,9 @@ class TableDiff:
                 "schema": self.schema, "key": self.key, "compared_columns": self.compared,
                 "rows_added": self.added, "rows_removed": self.removed,
                 "rows_modified": self.modified, "rows_unchanged": self.unchanged,
-                "changed_columns": self.changed_columns, "samples": self.samples,
-                "columns": self.columns}
+                "changed_columns": self.changed_columns,
+                **({"changed_columns_estimated": True} if self.estimated else {}),
+                "samples": self.samples, "columns": self.columns}
 
 
 def memory_budget() -> int:
@@ -100,6 +102,7 @@ def diff(old: Table, new: Table, key: list[str] | None = None,
                     result.get("modified", 0), result["unchanged"],
                     result.get("changed_columns", {}), result["samples"])
     out.columns = _column_stats(result["stats_old"], result["stats_new"], sa, sb)
+    out.estimated = bool(result.get("changed_columns_estimated"))
     return out
 
 
