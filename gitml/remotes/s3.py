@@ -82,6 +82,13 @@ class S3Backend:
         except Exception as e:
             raise self._translate(e) from None
         self.client.meta.events.register("before-send.s3.PutObject", _close_after_empty_put)
+        self.fast = None
+        if endpoint and style == "path" and not _proxied(endpoint) \
+                and not os.environ.get("GITML_S3_BOTO_ONLY"):  # the switch for a bad server
+            from gitml.remotes.s3fast import FastS3
+
+            self.fast = FastS3(endpoint, self.bucket, self.client.meta.region_name, session,
+                               jobs, self.retries)
         from boto3.s3.transfer import TransferConfig
 
         self.transfer_config = TransferConfig(
@@ -163,6 +170,8 @@ class S3Backend:
 
     def _head(self, oid: str) -> bool:
         try:
+            if self.fast is not None:
+                return self.fast.head(self.prefix + key_of(oid))
             self.client.head_object(Bucket=self.bucket, Key=self.prefix + key_of(oid))
             return True
         except Exception as e:
@@ -174,7 +183,12 @@ class S3Backend:
     def put(self, oid: str, src: str, size: int, data: bytes | None = None,
             progress: Progress | None = None) -> None:
         key = self.prefix + key_of(oid)
-        if data is not None:
+        if data is not None and self.fast is not None:
+            try:
+                self.fast.put(key, data)
+            except Exception as e:
+                raise self._translate(e) from None
+        elif data is not None:
             self._call(self.client.put_object, Key=key, Body=data)
         elif size < MULTIPART:
             with open(src, "rb") as f:
@@ -191,6 +205,8 @@ class S3Backend:
 
     def read(self, oid: str) -> bytes | None:
         try:
+            if self.fast is not None:
+                return self.fast.get(self.prefix + key_of(oid))
             resp = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key_of(oid))
             data: bytes = resp["Body"].read()
             return data
@@ -237,6 +253,15 @@ class S3Backend:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.client.close()
+            if self.fast is not None:
+                self.fast.close()
+
+
+def _proxied(endpoint: str) -> bool:
+    """A proxy is configured for the endpoint: leave every request to botocore."""
+    from botocore.utils import get_environ_proxies
+
+    return bool(get_environ_proxies(endpoint))
 
 
 _loader: Any = None

@@ -56,6 +56,14 @@ def remote(request, repo: Path, tmp_path: Path, cli) -> s3server.RemoteHandle:
     return add_remote(request.param, repo, tmp_path, cli, request)
 
 
+@pytest.fixture(params=["dir", "s3", "s3-boto-only"])
+def remote3(request, repo: Path, tmp_path: Path, cli, monkeypatch) -> s3server.RemoteHandle:
+    """Also S3 through boto3's client alone (no lean small-object path)."""
+    if request.param == "s3-boto-only":
+        monkeypatch.setenv("GITML_S3_BOTO_ONLY", "1")
+    return add_remote(request.param.split("-")[0], repo, tmp_path, cli, request)
+
+
 def make_data(repo: Path, cli) -> dict[str, bytes]:
     """Tracked: a small file, a 2.5 MiB file, a directory with 40 files (one executable,
     one empty, nested). Returns {path: bytes} of every file."""
@@ -96,7 +104,8 @@ def assert_files(root: Path, files: dict[str, bytes]) -> None:
 
 
 def test_push_then_pull_into_a_fresh_clone_is_byte_identical(
-        repo: Path, remote: s3server.RemoteHandle, cli, tmp_path: Path, monkeypatch) -> None:
+        repo: Path, remote3: s3server.RemoteHandle, cli, tmp_path: Path, monkeypatch) -> None:
+    remote = remote3
     files = make_data(repo, cli)
     r = cli("push")
     assert r.code == 0, r.err
@@ -216,7 +225,8 @@ def test_objects_missing_on_the_remote_are_named(
 
 
 def test_corrupt_object_on_the_remote_is_detected_not_stored_and_named(
-        repo: Path, remote: s3server.RemoteHandle, cli, tmp_path: Path, monkeypatch) -> None:
+        repo: Path, remote3: s3server.RemoteHandle, cli, tmp_path: Path, monkeypatch) -> None:
+    remote = remote3
     files = make_data(repo, cli)
     assert cli("push").code == 0
     small = pointer.load(str(repo / "data/small.txt.gitml")).oid
