@@ -243,3 +243,20 @@ def test_repo_without_gitml_dir_prints_one_line_and_does_not_block(repo: Path, c
     assert r.returncode == 1 and "no .gitml/" in r.stderr
     env = dict(os.environ, GITML_HOOKS_STRICT="1")
     assert g(repo, "commit", "-q", "--allow-empty", "-m", "s", env=env).returncode == 1
+
+
+def test_outside_a_git_repository_is_one_clear_error(tmp_path: Path, cli, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for args in (("install",), ("status",), ("uninstall",)):
+        r = cli("hooks", *args)
+        assert r.code == 2 and "not a Git repository" in r.err and r.err.count("\n") == 1
+    r = cli("hooks", "run", "pre-commit")  # as a hook: one line, not blocking
+    assert r.code == 0 and "not a Git repository" in r.err
+
+
+def test_hooks_path_that_is_a_file_is_refused(repo: Path, cli) -> None:
+    write(repo / "not-a-dir", "x")
+    git(repo, "config", "core.hooksPath", "not-a-dir")
+    r = cli("hooks", "install")
+    assert r.code == 2 and "is not a directory" in r.err
+    assert (repo / "not-a-dir").read_text() == "x"

@@ -120,3 +120,20 @@ def test_pre_commit_framework_variables_give_the_range(pushable: Path, tmp_path:
     r = cli("hooks", "run", "pre-push")
     assert r.code == 0, r.err
     assert hash_bytes(b"weights v1") in remote_objects(tmp_path / "store")
+
+
+@pytest.mark.parametrize("action", ["raise", "sigkill"])
+def test_push_interrupted_midway_stops_git_push_and_a_rerun_finishes(
+        pushable: Path, tmp_path: Path, action: str) -> None:
+    env = dict(os.environ, GITML_TEST_FAIL_AFTER="2", GITML_TEST_FAIL_ACTION=action)
+    r = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=pushable, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode != 0
+    if action == "raise":
+        assert "could not push the data of these commits to remote store: injected" in r.stderr
+    assert g(pushable, "ls-remote", "origin").stdout == ""  # the commits stayed here
+    assert len(remote_objects(tmp_path / "store")) < 5
+    r = g(pushable, "push", "-q", "origin", "main")
+    assert r.returncode == 0, r.stderr
+    assert len(remote_objects(tmp_path / "store")) == 5
+    assert "main" in g(pushable, "ls-remote", "origin").stdout
