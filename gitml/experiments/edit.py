@@ -122,7 +122,14 @@ def edit(text: str, fmt: str, changes: list[tuple[Path, Any]]) -> str:
 def _replace(text: str, start: int, end: int, new: str) -> str:
     old = text[start:end]
     tail = old[len(old.rstrip()):]  # keep the newlines a block value ends with
-    return text[:start] + new + tail + text[end:]
+    rest = text[end:]
+    if not tail:
+        # keep a trailing comment in its column: `lr: 0.002   # x` -> `lr: 0.01    # x`
+        gap = len(rest) - len(rest.lstrip(" "))
+        if gap and rest[gap:gap + 1] == "#":
+            width = max(1, gap + len(old) - len(new))
+            rest = " " * width + rest[gap:]
+    return text[:start] + new + tail + rest
 
 
 def _line_end(text: str, pos: int) -> int:
@@ -501,7 +508,7 @@ def _toml_set(text: str, path: Path, value: Any) -> str:
     index = _TomlIndex(text)
     span = index.values.get(path)
     if span is not None:
-        return text[:span[0]] + _toml_render(value) + text[span[1]:]
+        return _replace(text, span[0], span[1], _toml_render(value))
     if any(path[:n] in index.arrays for n in range(1, len(path) + 1)):
         raise EditError("cannot edit inside an array of tables")
     table = max((t for t in index.tables if path[:len(t)] == t and len(t) < len(path)),

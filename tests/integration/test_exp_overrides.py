@@ -97,8 +97,9 @@ def _apply(tmp_path: Path, name: str, text: str, *specs: str, add: bool = False)
 def test_yaml_edit_changes_only_the_values(tmp_path: Path) -> None:
     out = _apply(tmp_path, "params.yaml", YAML, "params.yaml:train.lr=0.01",
                  "params.yaml:train.optimizer=sgd", "params.yaml:seed=1e-5")
-    # every other line, comment and quote style is kept byte for byte
-    assert out == YAML.replace("lr: 0.1", "lr: 0.01").replace("'adam'", "'sgd'") \
+    # every other line, comment and quote style is kept byte for byte; comments keep
+    # their column
+    assert out == YAML.replace("lr: 0.1 ", "lr: 0.01").replace("'adam'", "'sgd'") \
         .replace("seed: 1", "seed: 1.0e-05")
     doc = yaml.safe_load(out)
     assert doc["train"]["lr"] == 0.01 and doc["seed"] == 1e-5
@@ -139,6 +140,8 @@ def test_toml_edit_keeps_comments(tmp_path: Path) -> None:
                  "params.toml:train.layers=[8]", "params.toml:model.head.depth=4",
                  "params.toml:seed=2")
     assert "lr = 0.2 # learning rate\n" in out and "seed = 2  # kept\n" in out
+    out = _apply(tmp_path, "params.toml", TOML, "params.toml:seed=12345")
+    assert "seed = 12345 # kept\n" in out  # the column is lost, one space is kept
     assert out.startswith("# top comment\n")
     assert tomllib.loads(out) == {"seed": 2, "train": {"lr": 0.2, "layers": [8]},
                                   "model": {"head": {"depth": 4}}}

@@ -89,7 +89,7 @@ def test_run_commits_on_a_branch_and_leaves_the_workspace(project: Path, cli) ->
     changed = git(project, "diff", "--name-only", "main", "exp-3").split()
     assert changed == ["gitml.lock", "metrics.json", "models/model.txt.gitml", "params.yaml"]
     diff = git(project, "diff", "main", "exp-3", "--", "params.yaml")
-    assert "-  lr: 0.1   # learning rate\n+  lr: 0.05   # learning rate" in diff
+    assert "-  lr: 0.1   # learning rate\n+  lr: 0.05  # learning rate" in diff
     assert json.loads(git(project, "show", "exp-3:metrics.json"))["val"]["acc"] == 0.87
     msg = git(project, "log", "-1", "--format=%B", "exp-3")
     assert msg.startswith("exp-3: train.lr=0.05 -> val.acc=0.87\n")
