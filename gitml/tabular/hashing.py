@@ -31,17 +31,24 @@ _powers: dict[int, tuple[pa.Array, pa.Array]] = {}
 
 
 def mix(x: Any) -> Any:
-    """The splitmix64 finaliser on a uint64 array (wrapping arithmetic)."""
-    x = pc.bit_wise_xor(x, pc.shift_right(x, pa.scalar(30, U64)))
+    """A bijective 64-bit finaliser (multiply, xor-shift, multiply, xor-shift; wrapping).
+
+    Bijective, so distinct 64-bit inputs never collide; the high bits, which the sketches
+    and the partitioning use, depend on every input bit.
+    """
     x = pc.multiply(x, _M1)
-    x = pc.bit_wise_xor(x, pc.shift_right(x, pa.scalar(27, U64)))
+    x = pc.bit_wise_xor(x, pc.shift_right(x, pa.scalar(32, U64)))
     x = pc.multiply(x, _M2)
-    return pc.bit_wise_xor(x, pc.shift_right(x, pa.scalar(31, U64)))
+    return pc.bit_wise_xor(x, pc.shift_right(x, pa.scalar(29, U64)))
 
 
 def combine(h: Any, other: Any) -> Any:
-    """An order-dependent combination of two uint64 hash arrays."""
-    return mix(pc.add(pc.multiply(h, pa.scalar(_GOLD, U64)), other))
+    """``h * GOLD + other``: order-dependent; :func:`hash_rows` mixes the sum once at the end.
+
+    The column hashes are already mixed, so a collision of two different rows needs the
+    weighted sums of their column hashes to agree modulo 2**64 (about 2**-64).
+    """
+    return pc.add(pc.multiply(h, pa.scalar(_GOLD, U64)), other)
 
 
 def hash_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -76,7 +83,7 @@ def hash_rows(columns: list[pa.Array | pa.ChunkedArray], n: int) -> pa.Array:
     h: Any = pa.nulls(n, U64).fill_null(_GOLD)
     for col in columns:
         h = combine(h, hash_array(col))
-    return h
+    return mix(h)
 
 
 def _hash(arr: pa.Array) -> pa.Array:
@@ -110,7 +117,7 @@ def _hash(arr: pa.Array) -> pa.Array:
         h = pa.nulls(len(arr), U64).fill_null(_GOLD ^ 1)
         for i in range(t.num_fields):
             h = combine(h, hash_array(arr.field(i)))
-        return h
+        return mix(h)
     return _hash_python(arr)
 
 

@@ -162,15 +162,18 @@ class Table:
         return size * 2
 
     # -- reading ------------------------------------------------------------------------
-    def chunks(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    def chunks(self, columns: list[str] | None = None, dictionary: list[str] | None = None
+               ) -> Iterator[pa.Table]:
         """The table as a stream of tables, one row group (or CSV block) each, in order.
 
         The next chunk is read in a background thread while the caller works on this one.
+        ``dictionary``: as in :meth:`read` (single Parquet files only).
         """
         schema = self._select(columns)
         pool = ThreadPoolExecutor(1)
+        enc = dictionary if dictionary and self._single_parquet() else None
         try:
-            gen = self._raw_chunks(schema)
+            gen = self._raw_chunks(schema, enc)
             fut = pool.submit(next, gen, None)
             while True:
                 chunk = fut.result()
@@ -246,21 +249,24 @@ class Table:
                                 f"(columns: {', '.join(self.schema.names)})")
         return pa.schema([self.schema.field(c) for c in columns])
 
-    def _raw_chunks(self, schema: pa.Schema) -> Iterator[pa.Table]:
+    def _raw_chunks(self, schema: pa.Schema, dictionary: list[str] | None = None
+                    ) -> Iterator[pa.Table]:
         for i, p in enumerate(self.parts):
             file_cols = [n for n in schema.names if n not in p.partition]
             if self.fmt == "parquet":
-                it = self._parquet_chunks(p, self._metas[i], file_cols)
+                it = self._parquet_chunks(p, self._metas[i], file_cols, dictionary)
             else:
                 it = self._csv_chunks(p, file_cols)
             for t in it:
-                yield _conform(_add_partition(t, p, schema), schema, self._where(p))
+                yield _conform(_add_partition(t, p, schema), schema, self._where(p),
+                               keep_dictionary=bool(dictionary))
 
-    def _parquet_chunks(self, p: Part, meta: Any, columns: list[str]) -> Iterator[pa.Table]:
+    def _parquet_chunks(self, p: Part, meta: Any, columns: list[str],
+                        dictionary: list[str] | None = None) -> Iterator[pa.Table]:
         import pyarrow.parquet as pq
 
         try:
-            pf = pq.ParquetFile(p.source(), metadata=meta)
+            pf = pq.ParquetFile(p.source(), metadata=meta, read_dictionary=dictionary)
             have = set(pf.schema_arrow.names)
             cols = [c for c in columns if c in have]
             for rg in range(meta.num_row_groups):

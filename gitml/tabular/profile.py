@@ -82,6 +82,11 @@ class _Column:
             self.sketch.update(pc.filter(h, valid))
         else:
             self.sketch.update(h)
+        if self.top.counts is None and not self.top.skipped:  # first chunk: worth counting?
+            valid_rows = len(col) - col.null_count
+            est = self.sketch.estimate()
+            if est > self.top.cap and est > valid_rows // 2:
+                self.top.skipped = True
         self.top.update(col)
         return h
 
@@ -89,19 +94,19 @@ class _Column:
 def profile(table: Table, top: int = 5, columns: list[str] | None = None) -> Profile:
     """Profile ``table`` (see :func:`gitml.tabular.io.open_table`) in one pass."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    from gitml.tabular.hashing import U64, combine
-    from gitml.tabular.stats import DistinctSketch
+    from gitml.tabular.hashing import U64, combine, mix
+    from gitml.tabular.stats import DistinctSketch, ExactDistinct
 
     schema = table._select(columns)
     cols = [_Column(f.name, f.type, top) for f in schema]
-    row_hashes: list[Any] = []
+    row_hashes = ExactDistinct()
     row_sketch = DistinctSketch(1 << 14)
     rows = 0
     workers = max(1, min(len(cols), os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
-        for chunk in table.chunks(schema.names):
+        encoded = [c for c in table.dictionary_columns() if c in schema.names]
+        for chunk in table.chunks(schema.names, dictionary=encoded):
             n = chunk.num_rows
             if n == 0:
                 continue
@@ -109,17 +114,17 @@ def profile(table: Table, top: int = 5, columns: list[str] | None = None) -> Pro
             h: Any = pa.nulls(n, U64).fill_null(0x9E3779B97F4A7C15)
             for col_hash in hashes:
                 h = combine(h, col_hash)
+            h = mix(h)
             rows += n
             if rows <= DUP_EXACT_LIMIT:
-                row_hashes.append(h)
+                row_hashes.add(h)
             else:
                 row_hashes.clear()
             row_sketch.update(h)
     if rows == 0:
         raise EmptyTableError(f"{table.name}: the table is empty (0 rows)")
-    if row_hashes:
-        distinct_rows = pc.count_distinct(pa.chunked_array(row_hashes, U64)).as_py()
-        exact = True
+    if row_hashes.count:
+        distinct_rows, exact = row_hashes.distinct(), True
     else:
         distinct_rows, exact = min(rows, row_sketch.estimate()), False
     out = Profile(table.name, table.fmt, len(table.parts), rows, rows - distinct_rows, exact)

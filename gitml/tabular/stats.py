@@ -60,7 +60,7 @@ class ColumnStats:
         self.nulls += col.null_count
         if len(col) == col.null_count:
             return
-        t = self.type
+        t = col.type if pa.types.is_dictionary(col.type) else self.type
         if pa.types.is_dictionary(t) and is_numeric(t.value_type):
             col, t = pc.cast(col, t.value_type), t.value_type
         elif pa.types.is_dictionary(t):  # min/max over the dictionary values in use
@@ -138,6 +138,13 @@ class DistinctSketch:
     def update(self, hashes: pa.Array) -> None:
         if len(self.mins) >= self.k:
             hashes = pc.filter(hashes, pc.less(hashes, self.mins[-1]))
+        if len(hashes) > 4 * self.k:
+            # the 4k smallest values hold the k smallest distinct ones whenever they hold
+            # k distinct values at all (every value below their maximum is among them)
+            few = pc.unique(pc.take(hashes, pc.select_k_unstable(
+                hashes, 4 * self.k, sort_keys=[("dummy", "ascending")])))
+            if len(few) >= self.k:
+                hashes = few
         if len(hashes) == 0:
             return
         cand = pc.unique(pa.concat_arrays([self.mins, hashes]))
@@ -156,6 +163,36 @@ class DistinctSketch:
         return int(round((self.k - 1) * 2.0 ** 64 / (self.mins[-1].as_py() + 1)))
 
 
+class ExactDistinct:
+    """Exact count of distinct 64-bit hashes: bucketed by their top bits as they arrive,
+    so each bucket's hash table stays small enough for the cache."""
+
+    BITS = 6
+
+    def __init__(self) -> None:
+        self.buckets: list[list[pa.Array]] = [[] for _ in range(1 << self.BITS)]
+        self.count = 0
+
+    def add(self, hashes: pa.Array) -> None:
+        b = pc.shift_right(hashes, pa.scalar(64 - self.BITS, U64))
+        order = pc.sort_indices(b)
+        ordered = pc.take(hashes, order)
+        vc = pc.value_counts(pc.take(b, order))
+        pos = 0
+        for k, m in sorted(zip(vc.field(0).to_pylist(), vc.field(1).to_pylist(),
+                               strict=True)):
+            self.buckets[k].append(ordered.slice(pos, m))
+            pos += m
+        self.count += len(hashes)
+
+    def clear(self) -> None:
+        self.buckets = [[] for _ in range(1 << self.BITS)]
+        self.count = 0
+
+    def distinct(self) -> int:
+        return sum(len(pc.unique(pa.concat_arrays(b))) for b in self.buckets if b)
+
+
 class TopValues:
     """Most frequent values; exact while fewer than ``cap`` distinct values were seen."""
 
@@ -169,12 +206,19 @@ class TopValues:
     def update(self, col: pa.Array | pa.ChunkedArray) -> None:
         if self.skipped:
             return
-        if pa.types.is_dictionary(col.type):
-            col = pc.cast(col, col.type.value_type)
-        vc = pc.value_counts(col)
-        values, counts = vc.field(0), vc.field(1)
+        if pa.types.is_dictionary(col.type):  # count codes, then look the values up
+            parts = []
+            for c in col.chunks if isinstance(col, pa.ChunkedArray) else [col]:
+                vc = pc.value_counts(c.indices)
+                parts.append(pa.table({"value": pc.take(c.dictionary, vc.field(0)),
+                                       "count": pc.cast(vc.field(1), pa.int64())}))
+            t = pa.concat_tables(parts).group_by("value").aggregate([("count", "sum")])
+            values, counts = t["value"].combine_chunks(), t["count_sum"].combine_chunks()
+        else:
+            vc = pc.value_counts(col)
+            values, counts = vc.field(0), vc.field(1)
         valid = len(col) - col.null_count
-        if self.counts is None and len(vc) > self.cap and len(vc) > valid // 2:
+        if self.counts is None and len(values) > self.cap and len(values) > valid // 2:
             self.skipped = True
             return
         chunk = pa.table({"value": values, "count": pc.cast(counts, pa.int64())})
