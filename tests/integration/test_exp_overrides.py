@@ -140,8 +140,8 @@ def test_toml_edit_keeps_comments(tmp_path: Path) -> None:
                  "params.toml:train.layers=[8]", "params.toml:model.head.depth=4",
                  "params.toml:seed=2")
     assert "lr = 0.2 # learning rate\n" in out and "seed = 2  # kept\n" in out
-    out = _apply(tmp_path, "params.toml", TOML, "params.toml:seed=12345")
-    assert "seed = 12345 # kept\n" in out  # the column is lost, one space is kept
+    long = _apply(tmp_path, "params.toml", TOML, "params.toml:seed=12345")
+    assert "seed = 12345 # kept\n" in long  # the column is lost, one space is kept
     assert out.startswith("# top comment\n")
     assert tomllib.loads(out) == {"seed": 2, "train": {"lr": 0.2, "layers": [8]},
                                   "model": {"head": {"depth": 4}}}
