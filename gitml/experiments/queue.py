@@ -33,6 +33,7 @@ from gitml.experiments.run import (
     Options,
     Say,
     _quiet,
+    check_pipeline,
     execute,
     head,
     start_commit,
@@ -51,6 +52,7 @@ def add(repo: Repo, runs: list[list[ov.Override]], *, name: str | None = None,
     options = options or Options()
     for overrides in runs:
         ov.check(repo.root, overrides)
+    check_pipeline(repo, options)
     base = head(repo)
     taken = refs.listing(repo)
     if name is not None and len(runs) > 1:

@@ -118,6 +118,7 @@ def run_one(repo: Repo, overrides: list[ov.Override], *, name: str | None = None
     options = options or Options()
     recover(repo)
     ov.check(repo.root, overrides)  # bad input: nothing made yet
+    check_pipeline(repo, options)
     base = head(repo)
     taken = refs.listing(repo)
     if name is not None:
@@ -203,7 +204,7 @@ def _checkout(wt_repo: Repo, say: Say) -> None:
 def _repro(wt_repo: Repo, options: Options, stream: bool,
            on_event: Callable[[Event], None] | None) -> tuple[list[str], str, str]:
     """(files to commit, error or '', captured log of failed stages)."""
-    from gitml.pipeline.reproduce import StageFailed, repro
+    from gitml.pipeline.reproduce import ReproInterrupted, StageFailed, repro
 
     try:
         res = repro(wt_repo, options.targets or None, force=options.force,
@@ -212,7 +213,21 @@ def _repro(wt_repo: Repo, options: Options, stream: bool,
     except StageFailed as e:
         log = "".join(s.log or "" for s in e.result.stages if s.action == "failed")
         return e.result.changed, str(e), log
+    except ReproInterrupted:
+        raise
+    except GitmlError as e:  # the pipeline could not start (a queued run's gitml.yaml)
+        return [], str(e), ""
     return res.changed, "", ""
+
+
+def check_pipeline(repo: Repo, options: Options) -> None:
+    """Fail before anything is made when the workspace's pipeline cannot load."""
+    import os
+
+    if os.path.exists(os.path.join(repo.root, "gitml.yaml")):
+        from gitml.pipeline.loader import load
+
+        load(repo).select(options.targets or None, False)
 
 
 def _metrics(wt_repo: Repo) -> dict[str, dict[str, Any]]:

@@ -21,7 +21,6 @@ import sys
 import time
 
 from gitml import gitio, yamlio
-from gitml.errors import GitmlError
 from gitml.fsutil import atomic_write
 from gitml.repo import GITML_DIR, Repo
 
@@ -222,8 +221,6 @@ def snapshot(repo: Repo, extra: list[str] | None = None) -> str:
         if extra:
             gitio.run(repo.root, "add", "--", *extra, env=env)
         return gitio.run(repo.root, "write-tree", env=env).decode().strip()
-    except GitmlError:
-        raise
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

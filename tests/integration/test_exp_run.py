@@ -281,3 +281,15 @@ def test_parallel_runs_do_not_collide(project: Path, cli) -> None:
     assert lrs == [0.01, 0.02, 0.03]
     assert state(project) == before
     assert os.listdir(project / ".gitml" / "worktrees") == []
+
+
+def test_a_pipeline_that_cannot_load_is_bad_input(project: Path, cli) -> None:
+    r = cli("exp", "run", "-S", "train.lr=0.02", "nostage")
+    assert r.code == 2 and "nostage" in r.err and r.out == ""
+    write(project / "gitml.yaml", "stages:\n  bad: 1\n")
+    before = state(project)
+    r = cli("exp", "run", "-S", "train.lr=0.02")
+    assert r.code == 2 and "gitml.yaml" in r.err and r.out == ""
+    r = cli("exp", "run", "--queue", "-S", "train.lr=0.02")
+    assert r.code == 2 and "gitml.yaml" in r.err
+    assert state(project) == before and branches(project) == ["refs/heads/main"]
