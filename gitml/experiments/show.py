@@ -133,6 +133,7 @@ def collect(repo: Repo | None = None, *, names: list[str] | None = None) -> Tabl
     rules: dict[Column, Rule] = {}
     with RevReader(repo) as reader, Loader(repo, "metrics", None, reader) as ml, \
             Loader(repo, "params", None, reader) as pl:
+        pl._trees = ml._trees  # trees do not depend on the kind: read each one once
         try:
             head = resolve(reader, "HEAD")
         except GitmlError:
