@@ -7,6 +7,7 @@ turns into a report.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -113,17 +114,32 @@ class _Seq:
         return self.a[i].as_py()
 
 
-MATCH_WINDOW = 1 << 16
+MATCH_WINDOW = 1 << 16  # rows of a per window for hash matching (tables stay in cache)
+INT_WINDOW = 1 << 18  # for integer keys, usually matched without hashing (see _locate)
 _EMPTY = pa.array([], pa.int64())
 
 
-def match(ta: pa.Table, tb: pa.Table, key: list[str], sorted_keys: bool
-          ) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
-    """(matched rows of a, matched rows of b, rows only in a, rows only in b) by key.
+@dataclass
+class Match:
+    """Rows matched by key: ``ma[i]`` of a pairs with ``mb[i]`` of b (both increasing in a's
+    order); rows only on one side; and for each side a cheap way to pick the matched rows
+    in that order (None: every row; a boolean mask; or row numbers to take)."""
 
-    With both key columns strictly increasing, windows of ``MATCH_WINDOW`` rows of ``a``
-    are matched against the rows of ``b`` in the same key range (small hash tables that
-    stay in cache, identical windows skipped); otherwise one hash join.
+    ma: pa.Array
+    mb: pa.Array
+    only_a: pa.Array
+    only_b: pa.Array
+    sel_a: pa.Array | None
+    sel_b: pa.Array | None
+
+
+def match(ta: pa.Table, tb: pa.Table, key: list[str], sorted_keys: bool) -> Match:
+    """Match rows by key.
+
+    With both key columns strictly increasing, windows of rows of ``a`` are matched
+    against the rows of ``b`` in the same key range: identical windows are skipped, dense
+    integer keys are located without hashing, others through small hash tables that stay
+    in cache. Otherwise one hash join.
     """
     if not sorted_keys or len(key) != 1:
         j = _join(ta.select(key).append_column(IA, arange(ta.num_rows)),
@@ -131,51 +147,104 @@ def match(ta: pa.Table, tb: pa.Table, key: list[str], sorted_keys: bool
         ia, ib = _flat(j[IA]), _flat(j[IB])
         both = pc.and_(pc.is_valid(ia), pc.is_valid(ib))
         order = pc.sort_indices(pc.filter(ia, both))  # sequential takes later
-        return (pc.take(pc.filter(ia, both), order), pc.take(pc.filter(ib, both), order),
-                _sorted(pc.filter(ia, pc.is_null(ib))), _sorted(pc.filter(ib, pc.is_null(ia))))
+        ma, mb = pc.take(pc.filter(ia, both), order), pc.take(pc.filter(ib, both), order)
+        only_a = _sorted(pc.filter(ia, pc.is_null(ib)))
+        only_b = _sorted(pc.filter(ib, pc.is_null(ia)))
+        return Match(ma, mb, only_a, only_b, _selector(ma, ta.num_rows, only_a),
+                     _selector(mb, tb.num_rows, only_b))
     import bisect
 
     ka, kb = _flat(ta[key[0]]), _flat(tb[key[0]])
+    integer = pa.types.is_integer(ka.type)
+    if integer:
+        ka, kb = pc.cast(ka, pa.int64()), pc.cast(kb, pa.int64())
     seq_b = _Seq(kb)
     windows = []  # (a start, a length, b start, b end)
     bpos = 0
-    for s in range(0, len(ka), MATCH_WINDOW):
-        n = min(MATCH_WINDOW, len(ka) - s)
+    step = INT_WINDOW if integer else MATCH_WINDOW
+    for s in range(0, len(ka), step):
+        n = min(step, len(ka) - s)
         last = s + n >= len(ka)
         bend = len(kb) if last else bisect.bisect_right(seq_b, ka[s + n - 1].as_py(), lo=bpos)
         windows.append((s, n, bpos, bend))
         bpos = bend
 
     def one(w: tuple[int, int, int, int]) -> tuple[pa.Array, ...]:
+        """(matched a, matched b, only a, only b, a mask, b mask) of one window."""
         s, n, b0, b1 = w
         wa, wb = ka.slice(s, n), kb.slice(b0, b1 - b0)
         if n == len(wb) and pc.all(pc.equal(wa, wb)).as_py():
-            return pc.add(arange(n), s), pc.add(arange(n), b0), _EMPTY, _EMPTY
-        pos = pc.index_in(wb, value_set=wa)
-        found = pc.is_valid(pos)
+            every = _true(n)
+            return pc.add(arange(n), s), pc.add(arange(n), b0), _EMPTY, _EMPTY, every, every
+        dense = _dense_range(wa, wb) if integer else None
+        if dense is not None:
+            pos, found = _locate(wa, wb, *dense)
+        else:
+            pos = pc.index_in(wb, value_set=wa)
+            found = pc.is_valid(pos)
         rb = arange(len(wb))
         matched_a = pc.add(pc.cast(pc.filter(pos, found), pa.int64()), s)
         only_b = pc.add(pc.filter(rb, pc.invert(found)), b0)
         if len(matched_a) == n:
-            only_a = _EMPTY
+            only_a, in_b = _EMPTY, _true(n)
         else:
-            in_b = pc.is_in(wa, value_set=wb)
+            in_b = (_locate(wb, wa, *dense)[1] if dense is not None
+                    else pc.is_in(wa, value_set=wb))
             only_a = pc.add(pc.filter(arange(n), pc.invert(in_b)), s)
-        return matched_a, pc.add(pc.filter(rb, found), b0), only_a, only_b
+        return matched_a, pc.add(pc.filter(rb, found), b0), only_a, only_b, in_b, found
 
     # sequential: the steps are too small for threads (they would fight over the GIL)
     parts = [one(w) for w in windows]
-    ma = [p[0] for p in parts]
-    mb = [p[1] for p in parts]
-    only_a = [p[2] for p in parts]
-    only_b = [p[3] for p in parts]
     if bpos < len(kb):
-        only_b.append(pc.add(arange(len(kb) - bpos), bpos))
+        rest = len(kb) - bpos
+        parts.append((_EMPTY, _EMPTY, _EMPTY, pc.add(arange(rest), bpos), _true(0),
+                      pc.invert(_true(rest))))
 
-    def cat(xs: list[pa.Array]) -> pa.Array:
-        return pa.concat_arrays(xs) if xs else pa.array([], pa.int64())
+    def cat(i: int, t: pa.DataType = pa.int64()) -> pa.Array:
+        xs = [p[i] for p in parts]
+        return pa.concat_arrays(xs) if xs else pa.array([], t)
 
-    return cat(ma), cat(mb), cat(only_a), cat(only_b)
+    only_a, only_b = cat(2), cat(3)
+    sel_a = None if len(only_a) == 0 else cat(4, pa.bool_())
+    sel_b = None if len(only_b) == 0 else cat(5, pa.bool_())
+    return Match(cat(0), cat(1), only_a, only_b, sel_a, sel_b)
+
+
+_NULLS: list[pa.Array] = []
+
+
+def _dense_range(wa: pa.Array, wb: pa.Array) -> tuple[int, int] | None:
+    """(lowest key, key range) when two sorted integer windows are dense enough to index."""
+    if not len(wa) or not len(wb):
+        return None
+    lo = min(wa[0].as_py(), wb[0].as_py())
+    span = max(wa[-1].as_py(), wb[-1].as_py()) - lo + 1
+    if span > 4 * (len(wa) + len(wb)) or span >= 1 << 31:
+        return None
+    return lo, span
+
+
+def _locate(wa: pa.Array, wb: pa.Array, lo: int, span: int) -> tuple[pa.Array, pa.Array]:
+    """(index in ``wa`` or null, found) for each key of ``wb``; both sorted unique ints.
+
+    No hash table: list i of a list array with offsets ``wa - lo`` spans the keys from
+    ``wa[i]`` up to the next key, so ``list_parent_indices`` maps any key in the range to
+    the last key of ``wa`` at or below it; it is a match when that key is equal.
+    """
+    if not _NULLS or len(_NULLS[0]) < span:
+        _NULLS[:] = [pa.nulls(max(span, 1 << 18))]
+    offsets = pa.concat_arrays([pa.array([0], pa.int32()),
+                                pc.cast(pc.subtract(wa, lo), pa.int32()),
+                                pa.array([span], pa.int32())])
+    parent = pc.list_parent_indices(pa.ListArray.from_arrays(offsets, _NULLS[0].slice(0, span)))
+    cand = pc.subtract(pc.take(parent, pc.subtract(wb, lo)), 1)
+    hit = pc.and_(pc.greater_equal(cand, 0),
+                  pc.equal(pc.take(wa, pc.max_element_wise(cand, 0)), wb))
+    return pc.if_else(hit, cand, pa.scalar(None, pa.int64())), hit
+
+
+def _true(n: int) -> pa.Array:
+    return pa.nulls(n, pa.bool_()).fill_null(True)
 
 
 # -- comparing values -------------------------------------------------------------------
@@ -227,21 +296,43 @@ def _first_by_key(t: pa.Table, key: list[str], n: int) -> pa.Table:
         return t.slice(0, k)
 
 
+def _selector(rows: pa.Array, n: int, others: pa.Array) -> pa.Array | None:
+    """How to pick ``rows`` (row numbers of a table of ``n`` rows, ``others`` the rest).
+
+    None when that is every row in order, a boolean mask when ``rows`` is increasing (a
+    filter copies runs, much cheaper than a take of each value), else ``rows`` to take.
+    """
+    if len(rows) == n and len(others) == 0 and _increasing(rows):
+        return None
+    if _increasing(rows):
+        return pc.invert(pc.is_in(arange(n), value_set=others))
+    return rows
+
+
+def _pick(x: pa.Array, sel: pa.Array | None) -> pa.Array:
+    if sel is None:
+        return x
+    return x.filter(sel) if pa.types.is_boolean(sel.type) else x.take(sel)
+
+
 def _compare_pairs(ta: pa.Table, tb: pa.Table, ma: pa.Array | None, mb: pa.Array | None,
-                   key: list[str], compared: list[str], samples: int
+                   key: list[str], compared: list[str], samples: int,
+                   sel: tuple[Any, Any] | None = None
                    ) -> tuple[int, dict[str, int], list[Any]]:
     """Row ma[i] of ta and mb[i] of tb are a matched pair (None: row i and row i).
 
+    ``sel`` (from :func:`_selector`) picks the same rows as ``ma``/``mb`` more cheaply.
     Columns are compared in parallel threads; returns the number of modified pairs, the
     changed count per column and samples of modified rows (smallest keys first).
     """
     import os
     from concurrent.futures import ThreadPoolExecutor
 
+    sel_a, sel_b = sel if sel is not None else (ma, mb)
+
     def one(c: str) -> tuple[str, pa.Array, int]:
         x, y = _same_dictionary(ta[c], tb[c])
-        if ma is not None and mb is not None:
-            x, y = x.take(ma), y.take(mb)
+        x, y = _pick(x, sel_a), _pick(y, sel_b)
         ne = not_equal(x, y)
         return c, ne, pc.sum(ne).as_py() or 0
 
@@ -297,16 +388,18 @@ def diff_in_memory(old: Table, new: Table, key: list[str], compared: list[str],
 
     encoded = [c for c in old.dictionary_columns() if c in new.dictionary_columns()
                and c not in key]
-    ta, tb = old.read(dictionary=encoded), new.read(dictionary=encoded)
+    ta, tb = old.read(dictionary=encoded), new.read(dictionary=encoded)  # each uses threads
     with ThreadPoolExecutor(1) as bg:  # stats run beside the key work
         stats = bg.submit(_parallel_stats, ta, tb)
         ka = ta.select(key)
         kb = _align_key_types(ka, tb.select(key), key, new.name)
         inc_a = check_key(ka, key, old.name)
         inc_b = check_key(kb, key, new.name)
-        ma, mb, only_a, only_b = match(ka, kb, key, inc_a and inc_b)
+        m = match(ka, kb, key, inc_a and inc_b)
         stats_a, stats_b = stats.result()
-    modified, changed, mod_samples = _compare_pairs(ta, tb, ma, mb, key, compared, samples)
+    ma, mb, only_a, only_b = m.ma, m.mb, m.only_a, m.only_b
+    modified, changed, mod_samples = _compare_pairs(ta, tb, ma, mb, key, compared, samples,
+                                                    (m.sel_a, m.sel_b))
     added_rows = _first_by_key(tb.take(only_b), key, samples)
     removed_rows = _first_by_key(ta.take(only_a), key, samples)
     return {"rows_old": ta.num_rows, "rows_new": tb.num_rows,

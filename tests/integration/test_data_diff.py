@@ -172,3 +172,30 @@ def test_core_diff_note_says_rows_and_schema(repo: Path, cli) -> None:
     put(repo / "t.parquet", {"a": [7, 7]})
     assert cli("add", "-q", "t.parquet").code == 0
     assert "same rows and schema, values changed" in cli("diff").out
+
+
+@pytest.mark.parametrize("kind", ["dense ints", "sparse ints", "strings", "unsorted"])
+def test_every_matching_path_agrees(repo: Path, cli, monkeypatch, kind: str) -> None:
+    from gitml.tabular import keyed
+
+    monkeypatch.setattr(keyed, "MATCH_WINDOW", 64)
+    monkeypatch.setattr(keyed, "INT_WINDOW", 64)
+    n = 3000
+    keys = {"dense ints": list(range(n)), "sparse ints": [i * 1000 for i in range(n)],
+            "strings": [f"k{i:06d}" for i in range(n)],
+            "unsorted": random.Random(5).sample(range(n), n)}[kind]
+    a = {"k": keys, "v": [i % 11 for i in range(n)]}
+    keep = [i for i in range(n) if i % 97 != 5]  # 31 removed
+    b = {"k": [keys[i] for i in keep], "v": [(-1 if i % 89 == 3 else i % 11) for i in keep]}
+    extra = [f"z{i}" for i in range(7)] if kind == "strings" else [10**9 + i for i in range(7)]
+    b["k"] += extra
+    b["v"] += [0] * 7
+    put(repo / "a.parquet", a, row_group_size=500)
+    put(repo / "b.parquet", b, row_group_size=500)
+    mem = jdiff(cli, "a.parquet", "b.parquet", "--key", "k")
+    monkeypatch.setenv("GITML_DATA_MEMORY", "0")
+    streamed = jdiff(cli, "a.parquet", "b.parquet", "--key", "k")
+    changed = sum(1 for i in keep if i % 89 == 3 and i % 11 != -1)
+    for d in (mem, streamed):
+        assert (d["rows_added"], d["rows_removed"], d["rows_modified"]) == (7, 31, changed)
+    assert mem["samples"] == streamed["samples"]
