@@ -122,3 +122,16 @@ def test_status_does_not_import_pyarrow(repo: Path, cli) -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
                          text=True, check=True).stdout
     assert out.strip().endswith("LEAN")
+
+
+def test_python_api(repo: Path) -> None:
+    from gitml import api
+
+    put(repo / "t.parquet", {"k": [1, 2, 3], "v": [1.0, 2.0, 3.0]})
+    put(repo / "u.parquet", {"k": [1, 2, 4], "v": [1.0, 2.5, 3.0]})
+    write(repo / "gitml.yaml", "checks:\n  t.parquet:\n    unique: [k]\n")
+    assert api.data_profile("t.parquet").to_dict()["rows"] == 3
+    d = api.data_diff("t.parquet", "u.parquet", key=["k"]).to_dict()
+    assert (d["rows_added"], d["rows_removed"], d["rows_modified"]) == (1, 1, 1)
+    assert api.data_check().ok
+    assert api.drift("t.parquet", "t.parquet").drifted == []
