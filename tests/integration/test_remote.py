@@ -290,3 +290,28 @@ def test_gc_remote_deletes_only_unreferenced_objects(
     assert r.code == 0 and "removed 0 objects" in r.out
     assert cli("pull").code == 0
     assert_files(dest, files)
+
+
+def test_large_object_goes_in_parts_and_is_verified_on_arrival(
+        repo: Path, remote: s3server.RemoteHandle, cli, tmp_path: Path, monkeypatch) -> None:
+    data = random.Random(9).randbytes(9 << 20)  # over the 8 MiB multipart threshold
+    write(repo / "model.bin", data)
+    assert cli("add", "model.bin").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "model")
+    r = cli("push", "--json")
+    assert r.code == 0 and '"bytes": 9437184' in r.out
+    oid = hash_bytes(data)
+    dest = clone(repo, tmp_path / "clone", monkeypatch, remote)
+    assert cli("pull").code == 0
+    assert (dest / "model.bin").read_bytes() == data
+
+    bad = bytearray(data)
+    bad[5 << 20] ^= 1  # one flipped bit in the middle of a part
+    remote.put_raw(oid, bytes(bad))
+    other = clone(repo, tmp_path / "clone2", monkeypatch, remote)
+    r = cli("pull")
+    assert r.code == 1 and f"{oid} (model.bin) at remote storage" in r.err
+    assert not (other / "model.bin").exists()
+    store = gitml.Repo().store
+    assert not store.has(oid) and not os.listdir(store.tmp)
