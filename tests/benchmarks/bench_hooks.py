@@ -46,7 +46,7 @@ def post_checkout(bench: Bench) -> None:
     def on_main(tool: str):
         def fn() -> Path:
             root = hooked_repo(tool, bench)
-            sh(f"{NO_HOOKS} switch -q main", root, bench.env)
+            sh(f"{NO_HOOKS} switch -q --discard-changes main", root, bench.env)
             return root
         return fn
 
