@@ -70,8 +70,9 @@ def merge(base_file: str, ours_file: str, theirs_file: str, path: str,
                  f"then: gitml checkout {name}\n")
         atomic_write(ours_file, text.encode() + b"<<<<<<< ours\n" + _nl(ours_data)
                      + b"=======\n" + _nl(theirs_data) + b">>>>>>> theirs\n", durable=False)
-        for line in c.lines:
-            print(f"gitml: merge conflict: {line}", file=sys.stderr)
+        print(f"gitml: merge conflict: {c.lines[0]}", file=sys.stderr)
+        for line in c.lines[1:]:
+            print(f"gitml: {line}", file=sys.stderr)
         return 1
     if merged is not None:
         atomic_write(ours_file, pointer.dumps(merged).encode(), durable=False)
@@ -163,7 +164,7 @@ def summary(data: bytes, repo: Repo | None = None) -> str:
         return data.decode(errors="replace")
     kind = "directory" if ptr.is_dir else "file"
     lines = [f"gitml {kind}: {ptr.path}{'/' if ptr.is_dir else ''}",
-             f"size: {human(ptr.size)} ({ptr.size:,} bytes)"]
+             f"size: {human(ptr.size)}" + (f" ({ptr.size:,} bytes)" if ptr.size >= 1024 else "")]
     if ptr.files is not None:
         lines.append(f"files: {ptr.files:,}")
     meta = dict(ptr.meta)
