@@ -214,7 +214,10 @@ def _schema_lines(d: dict[str, Any]) -> list[str]:
     s = d["schema"]
     out = [f"+ {c['name']} ({c['type']})" for c in s["added"]]
     out += [f"- {c['name']} ({c['type']})" for c in s["removed"]]
-    out += [f"~ {c['name']}: {c['old']} -> {c['new']} (not compared)" for c in s["retyped"]]
+    key = d.get("key") or []
+    out += [f"~ {c['name']}: {c['old']} -> {c['new']} "
+            f"({'key: matched as ' + c['old'] if c['name'] in key else 'not compared'})"
+            for c in s["retyped"]]
     return out
 
 
