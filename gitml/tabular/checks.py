@@ -139,7 +139,7 @@ def _candidates(repo: Repo, pattern: str) -> list[str]:
 def _row_sample(chunk: pa.Table, mask: Any, offset: int, n: int) -> list[dict[str, Any]]:
     import pyarrow.compute as pc
 
-    from gitml.tabular.keyed import arange
+    from gitml.tabular.matching import arange
     from gitml.tabular.stats import plain
 
     idx = pc.filter(arange(chunk.num_rows), mask).slice(0, n)

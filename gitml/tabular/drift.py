@@ -143,7 +143,7 @@ def _as_float(col: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from gitml.tabular.keyed import _flat
+    from gitml.tabular.matching import _flat
 
     t = col.type
     if pa.types.is_dictionary(t):
@@ -163,7 +163,7 @@ class _Side:
         import pyarrow.compute as pc
 
         from gitml.tabular.hashing import mix
-        from gitml.tabular.keyed import _flat, arange
+        from gitml.tabular.matching import _flat, arange
 
         self.rows = 0
         self.nulls = {c: 0 for c in numeric + categorical}
@@ -210,7 +210,7 @@ class _Side:
     def values(self, c: str) -> Any:
         import pyarrow.compute as pc
 
-        from gitml.tabular.keyed import _flat
+        from gitml.tabular.matching import _flat
 
         assert self.sample is not None
         return _flat(pc.drop_null(self.sample[c]))

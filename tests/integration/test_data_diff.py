@@ -176,10 +176,10 @@ def test_core_diff_note_says_rows_and_schema(repo: Path, cli) -> None:
 
 @pytest.mark.parametrize("kind", ["dense ints", "sparse ints", "strings", "unsorted"])
 def test_every_matching_path_agrees(repo: Path, cli, monkeypatch, kind: str) -> None:
-    from gitml.tabular import keyed
+    from gitml.tabular import matching
 
-    monkeypatch.setattr(keyed, "MATCH_WINDOW", 64)
-    monkeypatch.setattr(keyed, "INT_WINDOW", 64)
+    monkeypatch.setattr(matching, "MATCH_WINDOW", 64)
+    monkeypatch.setattr(matching, "INT_WINDOW", 64)
     n = 3000
     keys = {"dense ints": list(range(n)), "sparse ints": [i * 1000 for i in range(n)],
             "strings": [f"k{i:06d}" for i in range(n)],
