@@ -11,6 +11,14 @@ from gitml.cli.output import emit_json, json_option, markdown, style, table
 from gitml.errors import BadInputError, CheckFailed
 
 
+def _tune_memory() -> None:
+    """Let Arrow's allocator (mimalloc) keep freed pages for a second before returning them
+    to the OS: the table commands free and allocate large buffers in quick succession, and
+    fresh pages cost a page fault each (measured: about a third less system time). Only
+    effective before pyarrow is first imported; an explicit setting wins."""
+    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "1000")
+
+
 def md_option(f: Any) -> Any:
     return click.option("--md", "as_md", is_flag=True, help="Print Markdown for a pull request.")(f)
 
@@ -71,6 +79,7 @@ def profile(path: str, top: int, columns: str | None, as_json: bool, as_md: bool
 
     Example: gitml data profile main:data/train.parquet
     """
+    _tune_memory()
     from gitml.tabular.io import Opener
     from gitml.tabular.profile import profile as run
 
@@ -113,6 +122,7 @@ def check(targets: tuple[str, ...], as_json: bool, as_md: bool) -> None:
 
     Example: gitml data check            (or: gitml data check data/train.parquet)
     """
+    _tune_memory()
     from gitml.repo import Repo
     from gitml.tabular.checks import run_checks
 
@@ -193,6 +203,7 @@ def diff(args: tuple[str, ...], key: tuple[str, ...], samples: int, stats: bool,
     gitml data diff main exp-3 data/train.parquet --key user_id
     gitml data diff v1:data/a.csv data/a.csv
     """
+    _tune_memory()
     from gitml.tabular.io import Opener
     from gitml.tabular.tablediff import diff as run
 
@@ -319,6 +330,7 @@ def drift(reference: str, current: str, psi: float | None, ks: float | None,
 
     Example: gitml monitor drift v1.0:data/train.parquet prod/batch-2026-11.parquet
     """
+    _tune_memory()
     from gitml.tabular.drift import drift as run
     from gitml.tabular.drift import parse_config
     from gitml.tabular.io import Opener

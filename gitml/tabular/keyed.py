@@ -85,9 +85,11 @@ def _first_by_key(t: pa.Table, key: list[str], n: int) -> pa.Table:
         return t.slice(0, k)
 
 
-def _pick(x: pa.Array, sel: pa.Array | None) -> pa.Array:
+def _pick(x: pa.Array, sel: pa.Array | slice | None) -> pa.Array:
     if sel is None:
         return x
+    if isinstance(sel, slice):
+        return x.slice(sel.start, sel.stop - sel.start)
     return x.filter(sel) if pa.types.is_boolean(sel.type) else x.take(sel)
 
 

@@ -120,8 +120,8 @@ class Match:
     mb: pa.Array
     only_a: pa.Array
     only_b: pa.Array
-    sel_a: pa.Array | None
-    sel_b: pa.Array | None
+    sel_a: pa.Array | slice | None
+    sel_b: pa.Array | slice | None
 
 
 def match(ta: pa.Table, tb: pa.Table, key: list[str], sorted_keys: bool) -> Match:
@@ -196,9 +196,19 @@ def match(ta: pa.Table, tb: pa.Table, key: list[str], sorted_keys: bool) -> Matc
         return pa.concat_arrays(xs) if xs else pa.array([], t)
 
     only_a, only_b = cat(2), cat(3)
-    sel_a = None if len(only_a) == 0 else cat(4, pa.bool_())
-    sel_b = None if len(only_b) == 0 else cat(5, pa.bool_())
+    sel_a = _tail_cut(only_a, len(ka)) or cat(4, pa.bool_())
+    sel_b = _tail_cut(only_b, len(kb)) or cat(5, pa.bool_())
     return Match(cat(0), cat(1), only_a, only_b, sel_a, sel_b)
+
+
+def _tail_cut(only: pa.Array, n: int) -> slice | None:
+    """When the unmatched rows (sorted) are exactly the last ones (rows appended to a
+    table), the matched rows are a zero-copy slice; none unmatched: every row."""
+    if len(only) == 0:
+        return slice(0, n)
+    if only[0].as_py() == n - len(only):
+        return slice(0, n - len(only))
+    return None
 
 
 _NULLS: list[pa.Array] = []
