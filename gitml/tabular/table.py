@@ -186,7 +186,10 @@ class Table:
         if self._single_parquet():
             p = self.parts[0]
             try:
+                # memory-mapped: no copy of the compressed file into fresh (page-faulting)
+                # memory; store objects are immutable, workspace files replaced by rename
                 t = pq.read_table(p.source(), columns=schema.names, use_threads=True,
+                                  memory_map=p.path is not None,
                                   read_dictionary=dictionary or None)
             except Exception as e:  # noqa: BLE001
                 raise FormatError(self._where(p), f"cannot read Parquet ({_short(e)})") from None
@@ -254,7 +257,8 @@ class Table:
         import pyarrow.parquet as pq
 
         try:
-            pf = pq.ParquetFile(p.source(), metadata=meta, read_dictionary=dictionary)
+            pf = pq.ParquetFile(p.source(), metadata=meta, read_dictionary=dictionary,
+                                memory_map=p.path is not None)
             have = set(pf.schema_arrow.names)
             cols = [c for c in columns if c in have]
             for rg in range(meta.num_row_groups):
