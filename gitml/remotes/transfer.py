@@ -307,7 +307,8 @@ def _push_wants(repo: Repo, rs: rconfig.RemoteSpec, wants: list[Want], jobs: int
         try:
             have = set() if force else backend.exists([w.oid for w in wants])
             result.present = len(have)
-            todo = [w for w in wants if w.oid not in have]
+            # In id order: consecutive writes land in the same 2-hex directory.
+            todo = sorted((w for w in wants if w.oid not in have), key=lambda w: w.oid)
             if force:  # objects the store lacks cannot be re-sent: report only those gone
                 gone = [w for w in todo if not store.has(w.oid)]
                 present = backend.exists([w.oid for w in gone]) if gone else set()

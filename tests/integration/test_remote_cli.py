@@ -142,3 +142,19 @@ def test_push_reports_corrupt_and_missing_local_objects_and_sends_the_rest(
     assert "pushed 1 object" in r.out
     sent = {"xxh3:" + p.parent.name + p.name for p in (tmp_path / "store/objects").glob("*/*")}
     assert sent == {pointer.load(str(repo / "good.txt.gitml")).oid}
+
+
+def test_gc_remote_sweeps_temp_files_that_killed_writers_left(repo: Path, cli,
+                                                              tmp_path: Path) -> None:
+    write(repo / "a.txt", "a")
+    assert cli("add", "a.txt").code == 0
+    assert cli("remote", "add", "nas", str(tmp_path / "store")).code == 0
+    assert cli("push").code == 0
+    top = next((tmp_path / "store/objects").iterdir())
+    old, new = top / ".gitml-tmp-dead.1-x", top / ".gitml-tmp-live.2-y"
+    old.write_bytes(b"half")
+    new.write_bytes(b"half")
+    os.utime(old, (0, 0))
+    r = cli("gc", "--remote", "--json")
+    assert r.code == 0 and json.loads(r.out)["kept"] == 1  # temp files are not objects
+    assert not old.exists() and new.exists()  # a fresh one may belong to a live push
