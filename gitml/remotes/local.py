@@ -1,9 +1,8 @@
 """A directory remote: a local or mounted directory with the store's layout.
 
-Every object is written to a temp name beside its final one (``.gitml-tmp-…``, never
-a valid object name) and renamed, so a push killed at any moment leaves no partial
-object under a real name; :meth:`close` makes the push durable with one ``syncfs`` of
-the remote's file system.
+Every object is written to ``<root>/tmp/`` and renamed to its name, so a push killed
+at any moment leaves no partial object under a real name; :meth:`close` makes the
+push durable with one ``syncfs`` of the remote's file system.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from gitml.hashing import CHUNK, PREFIX, is_oid
 from gitml.remotes.base import LIST_THRESHOLD, Progress, RemoteError, exists_by_listing, key_of
 
 _RO = 0o444
-_TMP = ".gitml-tmp-"  # never a valid object name, so listings skip it
 _TMP_MAX_AGE = 3600.0  # a temp file older than this belongs to a dead writer
 
 
@@ -31,6 +29,7 @@ class DirectoryBackend:
         self.root = root
         self.url = url
         self.objects = os.path.join(root, "objects")
+        self.tmp = os.path.join(root, "tmp")
         self._dirty = False
         self._tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         if not os.path.isdir(root):
@@ -68,18 +67,17 @@ class DirectoryBackend:
         return exists_by_listing(self, oids)
 
     # -- writing --------------------------------------------------------------------
+    def _tmp_name(self, oid: str) -> str:
+        return os.path.join(self.tmp, f"{oid[len(PREFIX):]}.{self._tag}.{time.monotonic_ns()}")
+
     def put(self, oid: str, src: str, size: int, data: bytes | None = None,
             progress: Progress | None = None) -> None:
-        # The temp file sits beside its final name: the rename stays inside one directory,
-        # and parallel writers do not all queue on one shared tmp/ directory's lock.
-        dst = self._path(oid)
-        parent = os.path.dirname(dst)
-        tmp = os.path.join(parent, f"{_TMP}{oid[len(PREFIX) + 2:]}.{self._tag}")
+        tmp = self._tmp_name(oid)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _RO)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
         except FileNotFoundError:
-            os.makedirs(parent, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _RO)
+            os.makedirs(self.tmp, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
         try:
             try:
                 if data is not None:
@@ -89,7 +87,12 @@ class DirectoryBackend:
             finally:
                 os.close(fd)
             self._dirty = True
-            os.rename(tmp, dst)
+            dst = self._path(oid)
+            try:
+                os.rename(tmp, dst)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                os.rename(tmp, dst)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -104,19 +107,16 @@ class DirectoryBackend:
         """Remove temp files that dead writers left (older than an hour); returns a count."""
         n = 0
         cutoff = time.time() - _TMP_MAX_AGE
-        for top in _subdirs(self.objects):
-            try:
-                it = os.scandir(os.path.join(self.objects, top))
-            except FileNotFoundError:
-                continue
-            with it:
-                for e in it:
-                    if not e.name.startswith(_TMP):
-                        continue
-                    with contextlib.suppress(OSError):
-                        if e.stat(follow_symlinks=False).st_mtime < cutoff:
-                            os.unlink(e.path)
-                            n += 1
+        try:
+            it = os.scandir(self.tmp)
+        except FileNotFoundError:
+            return 0
+        with it:
+            for e in it:
+                with contextlib.suppress(OSError):
+                    if e.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(e.path)
+                        n += 1
         return n
 
     # -- reading --------------------------------------------------------------------
@@ -145,7 +145,7 @@ class DirectoryBackend:
 
     def close(self) -> None:
         if self._dirty:
-            syncfs(self.root)  # durable before anything (a Git push) names the objects
+            syncfs(self.root)
             self._dirty = False
 
 

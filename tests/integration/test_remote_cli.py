@@ -150,8 +150,9 @@ def test_gc_remote_sweeps_temp_files_that_killed_writers_left(repo: Path, cli,
     assert cli("add", "a.txt").code == 0
     assert cli("remote", "add", "nas", str(tmp_path / "store")).code == 0
     assert cli("push").code == 0
-    top = next((tmp_path / "store/objects").iterdir())
-    old, new = top / ".gitml-tmp-dead.1-x", top / ".gitml-tmp-live.2-y"
+    tmp = tmp_path / "store/tmp"
+    tmp.mkdir(exist_ok=True)
+    old, new = tmp / "dead.1-x", tmp / "live.2-y"
     old.write_bytes(b"half")
     new.write_bytes(b"half")
     os.utime(old, (0, 0))
