@@ -40,6 +40,8 @@ _EXPORTS = {
     "exp_best": "gitml.experiments.api:best",
     "exp_apply": "gitml.experiments.api:apply",
     "exp_remove": "gitml.experiments.api:remove",
+    "repro": "gitml.pipeline.reproduce:repro",
+    "pipeline_status": "gitml.pipeline.staleness:status",
     "demo": "gitml.demo:demo",
 }
 

@@ -150,11 +150,11 @@ def add(repo: Repo, targets: list[str], *, quiet: bool = False) -> list[AddResul
             _refuse_nested_pointers(repo, r)
     with repo.lock(), repo.store.lock():
         repo.statcache.begin()
-        staged = [_store_target(repo, r, is_dir, quiet) for r, is_dir in zip(rels, kinds,
-                                                                             strict=True)]
+        staged = [store_target(repo, r, is_dir, quiet)
+                  for r, is_dir in zip(rels, kinds, strict=True)]
         repo.store.flush()  # objects durable before any pointer names them
         faults.point("add.before-pointers")
-        results = [_write_pointer(repo, *s) for s in staged]
+        results = [write_pointer(repo, *s) for s in staged]
         repo.statcache.commit()
     return results
 
@@ -174,8 +174,13 @@ def _old_pointer(repo: Repo, rel: str) -> Pointer | None:
         return None
 
 
-def _store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
-                  ) -> tuple[str, Pointer, Pointer | None]:
+def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
+                 ) -> tuple[str, Pointer, Pointer | None]:
+    """Store the file or directory at ``rel``; returns (rel, new pointer, old pointer).
+
+    The caller holds the workspace and store locks, has begun the stat cache, and flushes
+    the store before any pointer is written (``write_pointer``).
+    """
     store = repo.store
     old = _old_pointer(repo, rel)
     full = repo.abspath(rel)
@@ -248,7 +253,8 @@ def _file_meta(path: str) -> dict[str, Any]:
     return {}
 
 
-def _write_pointer(repo: Repo, rel: str, ptr: Pointer, old: Pointer | None) -> AddResult:
+def write_pointer(repo: Repo, rel: str, ptr: Pointer, old: Pointer | None) -> AddResult:
+    """Write ``rel``'s pointer and .gitignore line once its objects are durable."""
     prel = rel + pointer.SUFFIX
     changed = old is None or old.to_dict() != ptr.to_dict()
     if changed:
@@ -440,6 +446,7 @@ def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
 def _apply(repo: Repo, plan: _Plan, result: CheckoutResult) -> None:
     store, cache = repo.store, repo.statcache
     made: set[str] = set()
+    failed = False
     for path in plan.junk:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
@@ -457,15 +464,17 @@ def _apply(repo: Repo, plan: _Plan, result: CheckoutResult) -> None:
                 st = store.link(e.oid, path, executable=e.exec)
             except MissingObjectError:
                 result.missing.append(frel)
+                failed = True
                 continue
             except IntegrityError:
                 result.corrupt.append(frel)
+                failed = True
                 continue
             cache.root(root).put(key, st, e.oid, written=True)
             faults.point("checkout.file-written")
             (result.created if new else result.modified).append(frel)
             bar.update(1, e.size)
-    if plan.deletes:
+    if plan.deletes or failed:  # no empty folders left for files deleted or not written
         for d in plan.dirs:
             remove_empty_dirs(d)
 

@@ -82,7 +82,7 @@ def gitrepo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def repo(gitrepo: Path) -> Path:
     """A Git repository with gitml initialised and one initial commit."""
     assert run_cli("init", "-q").code == 0
-    git(gitrepo, "add", ".gitml")
+    git(gitrepo, "add", ".gitml", *[p for p in (".gitattributes",) if (gitrepo / p).exists()])
     git(gitrepo, "commit", "-q", "-m", "init")
     return gitrepo
 

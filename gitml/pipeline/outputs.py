@@ -71,14 +71,14 @@ def store(repo: Repo, stage: Stage) -> tuple[list[tuple[str, bool, Pointer]], li
     """
     kinds = [tracked.check_addable(repo.root, o.path, o.path) for o in stage.outs]
     repo.statcache.begin()
-    staged = [workspace._store_target(repo, o.path, is_dir, True)
+    staged = [workspace.store_target(repo, o.path, is_dir, True)
               for o, is_dir in zip(stage.outs, kinds, strict=True)]
     repo.store.flush()  # objects durable before any pointer names them
     outs: list[tuple[str, bool, Pointer]] = []
     changed: list[str] = []
     for o, (rel, ptr, old) in zip(stage.outs, staged, strict=True):
         if o.cache:
-            r = workspace._write_pointer(repo, rel, ptr, old)
+            r = workspace.write_pointer(repo, rel, ptr, old)
             if r.changed:
                 changed.append(r.pointer)
             if r.gitignore:

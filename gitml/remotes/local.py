@@ -32,6 +32,8 @@ class DirectoryBackend:
         self.tmp = os.path.join(root, "tmp")
         self._dirty = False
         self._tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        if os.path.lexists(root) and not os.path.isdir(root):
+            raise RemoteError(f"remote {url}: {root} exists and is not a directory")
         if not os.path.isdir(root):
             if not create:
                 if not must_exist:  # status, gc: an absent remote is an empty one

@@ -61,3 +61,16 @@ def test_missing_object_is_named(repo: Path, cli) -> None:
     assert json.loads(s.out)[0]["state"] == "missing"
     f = cli("fsck")
     assert f.code == 1 and "missing" in f.out
+
+
+def test_missing_object_in_a_directory_leaves_no_empty_folder(repo: Path, cli) -> None:
+    write(repo / "d" / "keep" / "a.txt", "a")
+    write(repo / "d" / "gone" / "b.txt", "b")
+    assert cli("add", "d").code == 0
+    store = gitml.Repo().store
+    os.unlink(store.path(store.put_bytes(b"b")))  # the object of d/gone/b.txt
+    os.rename(repo / "d", repo.parent / "d.moved")
+    r = cli("checkout")
+    assert r.code == 1 and "d/gone/b.txt" in r.err
+    assert (repo / "d" / "keep" / "a.txt").read_text() == "a"
+    assert not (repo / "d" / "gone").exists()

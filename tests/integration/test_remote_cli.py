@@ -109,6 +109,12 @@ def test_push_and_fetch_need_a_usable_remote(repo: Path, cli, tmp_path: Path) ->
     assert r.code == 0 and json.loads(r.out)["transferred"] == 1
     r = cli("status", "--remote", "nas")
     assert r.code == 0 and "In sync with nas" in r.out
+    # a remote whose path is a file: one clear line, the file untouched
+    write(tmp_path / "afile", "not a remote")
+    assert cli("remote", "add", "filed", str(tmp_path / "afile")).code == 0
+    r = cli("push", "-r", "filed")
+    assert r.code == 2 and f"{tmp_path / 'afile'} exists and is not a directory" in r.err
+    assert "Traceback" not in r.err and (tmp_path / "afile").read_text() == "not a remote"
 
 
 def test_remote_directory_given_relative_to_a_subdirectory(repo: Path, cli, tmp_path: Path,
