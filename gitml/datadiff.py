@@ -63,7 +63,8 @@ def _rev_side(repo: Repo, rev: str) -> Side:
 
 def _workspace_side(repo: Repo) -> Side:
     """The data as it is on disk now (hashed through the stat cache)."""
-    from gitml.workspace import Hasher, _scan
+    from gitml.fsutil import scan_stats
+    from gitml.workspace import Hasher
 
     side: Side = {}
     for t in tracked.workspace_tracked(repo.root):
@@ -78,7 +79,7 @@ def _workspace_side(repo: Repo) -> Side:
             side[t.rel] = (ptr, None)
         else:
             files = {rel: (h.oid(f"{t.rel}/{rel}", os.path.join(full, rel), st), st.st_size)
-                     for rel, st in _scan(full).items()}
+                     for rel, st in scan_stats(full).items()}
             side[t.rel] = (t.ptr, files)
     repo.statcache.commit()
     return side

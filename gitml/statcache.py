@@ -3,8 +3,9 @@
 An unchanged file is never read twice. Entries are grouped by *root* — the tracked
 path (a file or a directory) they belong to — and each root is one sqlite row holding
 a marshalled dict ``key -> (ino, mtime_ns, size, oid, stamp)`` plus an optional
-directory *snapshot* (the manifest id and a digest of every file's stat), so a clean
-100,000-file directory costs one row read and one walk.
+directory *snapshot* (the manifest id and a digest of every file's stat) in a column of
+its own, so a clean 100,000-file directory costs one walk and one small read: the dict
+is decoded only when a file's entry is looked up.
 
 Racy-clean protection follows Git's racy-git rule. :meth:`StatCache.begin` reads the
 file system's own clock (the mtime of a freshly touched stamp file) before any file is
@@ -24,10 +25,11 @@ from array import array
 from typing import Any
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, data BLOB) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, snapshot BLOB, data BLOB)
+    WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT);
 """
-_VERSION = "2"
+_VERSION = "3"
 
 Row = tuple[int, int, int, str, int]  # ino, mtime_ns, size, oid, stamp
 
@@ -35,15 +37,27 @@ Row = tuple[int, int, int, str, int]  # ino, mtime_ns, size, oid, stamp
 class Root:
     """The cached hashes under one tracked path. Keys are relative to it ("" for a file)."""
 
-    __slots__ = ("entries", "snapshot", "read", "written", "new_snapshot", "dirty")
+    __slots__ = ("_entries", "_blob", "snapshot", "read", "written", "new_snapshot", "dirty")
 
-    def __init__(self, entries: dict[str, Row], snapshot: tuple[str, str, int] | None) -> None:
-        self.entries = entries
+    def __init__(self, blob: bytes | None, snapshot: tuple[str, str, int] | None) -> None:
+        self._entries: dict[str, Row] | None = None if blob else {}
+        self._blob = blob  # the marshalled entries, decoded on first use
         self.snapshot = snapshot
         self.read: dict[str, tuple[int, int, int, str]] = {}
         self.written: dict[str, tuple[int, int, int, str]] = {}
         self.new_snapshot: tuple[str, str, bool] | None = None
         self.dirty = False
+
+    @property
+    def entries(self) -> dict[str, Row]:
+        if self._entries is None:
+            self._entries = _decode(self._blob, dict)
+            self._blob = None
+        return self._entries
+
+    def blob(self) -> bytes:
+        """The marshalled entries, as stored (not decoded when they were never used)."""
+        return self._blob if self._entries is None else marshal.dumps(self._entries)
 
     def get(self, key: str, st: os.stat_result) -> str | None:
         c = self.entries.get(key)
@@ -126,8 +140,9 @@ class StatCache:
         db.execute("PRAGMA synchronous=OFF")
         db.executescript(_SCHEMA)
         row = db.execute("SELECT value FROM info WHERE key='version'").fetchone()
-        if row is None or row[0] != _VERSION:
-            db.execute("DELETE FROM roots")
+        if row is None or row[0] != _VERSION:  # another layout: start again
+            db.execute("DROP TABLE roots")
+            db.executescript(_SCHEMA)
             db.execute("INSERT OR REPLACE INTO info VALUES ('version', ?)", (_VERSION,))
         return db
 
@@ -135,17 +150,16 @@ class StatCache:
         """The cache of tracked path ``rel`` (loaded once per process)."""
         r = self._roots.get(rel)
         if r is None:
-            entries: dict[str, Row] = {}
-            snapshot = None
+            blob, snapshot = None, None
             if os.path.exists(self.path):
                 try:
                     row = self._open().execute(
-                        "SELECT data FROM roots WHERE path=?", (rel,)).fetchone()
+                        "SELECT snapshot, data FROM roots WHERE path=?", (rel,)).fetchone()
                 except sqlite3.DatabaseError:
                     row = None
                 if row is not None:
-                    entries, snapshot = _decode(row[0])
-            r = self._roots[rel] = Root(entries, snapshot)
+                    snapshot, blob = _decode(row[0], tuple), row[1]
+            r = self._roots[rel] = Root(blob, snapshot)
         return r
 
     def commit(self) -> None:
@@ -160,24 +174,27 @@ class StatCache:
                                     for r in dirty.values()) else read_stamp
         rows = []
         for rel, r in dirty.items():
-            for key, (ino, m, size, oid) in r.read.items():
-                r.entries[key] = (ino, m, size, oid, read_stamp)  # type: ignore[assignment]
-            for key, (ino, m, size, oid) in r.written.items():
-                r.entries[key] = (ino, m, size, oid, now)  # type: ignore[assignment]
+            if r.read or r.written:
+                entries = r.entries
+                for key, (ino, m, size, oid) in r.read.items():
+                    entries[key] = (ino, m, size, oid, read_stamp)  # type: ignore[assignment]
+                for key, (ino, m, size, oid) in r.written.items():
+                    entries[key] = (ino, m, size, oid, now)  # type: ignore[assignment]
             if r.new_snapshot is not None:
                 oid, digest, written = r.new_snapshot
                 r.snapshot = (oid, digest, now if written else read_stamp)  # type: ignore
             elif r.read or r.written:
                 r.snapshot = None
             r.read, r.written, r.new_snapshot, r.dirty = {}, {}, None, False
-            rows.append((rel, marshal.dumps((r.entries, r.snapshot))))
+            snapshot = marshal.dumps(r.snapshot) if r.snapshot else None
+            rows.append((rel, snapshot, r.blob()))
         db = self._open()
         db.execute("BEGIN IMMEDIATE")
         try:
             for rel in self._forget:
                 db.execute("DELETE FROM roots WHERE path = ? OR (path >= ? AND path < ?)",
                            (rel, rel + "/", rel + "0"))
-            db.executemany("INSERT OR REPLACE INTO roots VALUES (?, ?)", rows)
+            db.executemany("INSERT OR REPLACE INTO roots VALUES (?, ?, ?)", rows)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -196,11 +213,13 @@ class StatCache:
             self._db = None
 
 
-def _decode(blob: Any) -> tuple[dict[str, Row], tuple[str, str, int] | None]:
+def _decode(blob: Any, kind: type) -> Any:
+    """The marshalled ``kind`` in ``blob``; empty ({} or None) when it is absent or damaged
+    (a cache entry that cannot be read is only a miss)."""
     try:
-        entries, snapshot = marshal.loads(blob)
-        if isinstance(entries, dict):
-            return entries, snapshot
+        value = marshal.loads(blob) if blob else None
     except (ValueError, EOFError, TypeError):
-        pass
-    return {}, None
+        value = None
+    if isinstance(value, kind):
+        return value
+    return {} if kind is dict else None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitml import faults, manifest, pointer, tracked
 from gitml.errors import GitmlError, IntegrityError, MissingObjectError, WorkspaceConflictError
-from gitml.fsutil import TMP_PREFIX, atomic_write, remove_empty_dirs, walk_files
+from gitml.fsutil import TMP_PREFIX, atomic_write, remove_empty_dirs, scan_stats, walk_files
 from gitml.hashing import hash_file
 from gitml.manifest import Entry
 from gitml.pointer import Pointer
@@ -121,13 +121,6 @@ class Hasher:
             oid = hash_file(path)
             self.cache.put(key, st, oid)
         return oid
-
-
-def _scan(top: str, junk: list[str] | None = None) -> dict[str, os.stat_result]:
-    """rel path -> lstat of every non-directory below ``top`` (empty if it does not exist)."""
-    if not os.path.isdir(top):
-        return {}
-    return {rel: e.stat(follow_symlinks=False) for rel, e in walk_files(top, junk)}
 
 
 def _load_manifest(repo: Repo, ptr: Pointer, rel: str) -> list[Entry] | None:
@@ -312,7 +305,7 @@ def _status_one(repo: Repo, t: tracked.Tracked) -> PathStatus:
         if not in_store:
             res.state = "not in store"
             return res
-        ws = _scan(full) if os.path.isdir(full) else {}
+        ws = scan_stats(full)
         digest, newest = stat_digest(ws)
         if hasher.cache.clean_snapshot(ptr.oid, digest, newest):
             return res
@@ -412,7 +405,7 @@ def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
         if os.path.lexists(full) and not os.path.isdir(full):
             plan.conflicts.append(t.rel + " (a file is in the way of a directory)")
             return
-        ws = _scan(full, plan.junk)
+        ws = scan_stats(full, plan.junk)
         if ws and not plan.junk and hasher.cache.clean_snapshot(ptr.oid, *stat_digest(ws)):
             return
         plan.dirs.append(full)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitml import manifest
 from gitml.errors import GitmlError
-from gitml.fsutil import walk_files
+from gitml.fsutil import scan_stats
 from gitml.manifest import Entry
 from gitml.pipeline.lockfile import HashInfo
 
@@ -129,11 +129,10 @@ def _dir(hasher: Any, full: str) -> HashInfo:
     """The manifest hash of a directory, exactly as ``gitml add`` computes it."""
     from gitml.statcache import stat_digest
 
-    ws: dict[str, os.stat_result] = {}
+    ws = scan_stats(full)
     total = 0
     plain = True  # only regular files: their stats alone say whether the bytes changed
-    for frel, e in walk_files(full):
-        st = ws[frel] = e.stat(follow_symlinks=False)
+    for st in ws.values():
         if st.st_mode & _FMT == _REG:
             total += st.st_size
         else:

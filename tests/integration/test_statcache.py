@@ -83,3 +83,23 @@ def test_damaged_cache_is_rebuilt(repo: Path, cli) -> None:
     (repo / ".gitml" / "index").write_bytes(b"this is not sqlite" * 100)
     r = cli("status")
     assert r.code == 0 and "up to date" in r.out
+
+
+def test_cache_of_an_older_layout_is_replaced(repo: Path, cli, count_reads) -> None:
+    import sqlite3
+
+    write(repo / "d" / "a.bin", "a")
+    index = repo / ".gitml" / "index"
+    db = sqlite3.connect(index)  # the layout before snapshots got their own column
+    db.executescript("CREATE TABLE roots (path TEXT PRIMARY KEY, data BLOB) WITHOUT ROWID;"
+                     "CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT);"
+                     "INSERT INTO info VALUES ('version', '2');"
+                     "INSERT INTO roots VALUES ('d', x'00');")
+    db.commit()
+    db.close()
+    assert cli("add", "d").code == 0
+    assert cli("status").code == 0 and "up to date" in cli("status").out
+    assert count_reads == []  # the new cache serves status: no file is read
+    db = sqlite3.connect(index)
+    assert [c[1] for c in db.execute("PRAGMA table_info(roots)")] == ["path", "snapshot", "data"]
+    db.close()
