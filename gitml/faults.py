@@ -3,7 +3,8 @@
 Set ``GITML_FAULT=<point>:<action>[@N]`` (several separated by ``,``) where action is
 ``kill`` (SIGKILL this process), ``raise`` (KeyboardInterrupt, as Ctrl-C would), or
 ``wait=<file>`` (create ``<file>.reached`` and wait until ``<file>`` exists), taken the
-N-th time (default 1st) the point is reached. Unset, a point costs one dict lookup.
+N-th time (default 1st) the point is reached. Read when gitml starts; unset, a point
+costs one test.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import signal
 import time
 
 _counts: dict[str, int] = {}
+_SPEC = os.environ.get("GITML_FAULT", "")  # read once: points sit in per-file loops
 
 
 def point(name: str) -> None:
-    spec = os.environ.get("GITML_FAULT")
-    if not spec:
+    if not _SPEC:
         return
-    for item in spec.split(","):
+    for item in _SPEC.split(","):
         where, _, action = item.partition(":")
         if where != name:
             continue

@@ -119,7 +119,8 @@ class Bench:
 
     def compare(self, name: str, tools: dict[str, tuple[Callable[[], Path], list[str] | str]],
                 target: str = "") -> dict[str, Row]:
-        """Interleave tools: for each repeat, each tool runs set-up (untimed) then its command.
+        """Interleave tools: for each repeat, each tool runs set-up (untimed, then ``sync``)
+        then its command.
 
         ``tools`` maps a tool label to (set-up returning the cwd, command).
         """
@@ -127,6 +128,7 @@ class Bench:
         for _ in range(self.repeat):
             for tool, (setup, cmd) in tools.items():
                 cwd = setup()
+                os.sync()  # the set-up's writes are not the timed command's to flush
                 rows[tool].samples.append(run_timed(cmd, cwd, self.env))
         self.rows.extend(rows.values())
         return rows
