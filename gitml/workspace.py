@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from gitml.repo import Repo
 
 _EXEC = 0o100
+_FMT, _REG, _LNK = stat.S_IFMT(0o170000), stat.S_IFREG, stat.S_IFLNK
 
 
 @dataclass
@@ -199,14 +200,16 @@ def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
     suffix = pointer.SUFFIX
     with Progress(f"adding {rel}", unit="files") as bar:
         show = bar.on and not quiet
-        for frel, e in walk_files(full):
+        for frel, st in scan_stats(full).items():
             if frel.endswith(suffix):
                 raise GitmlError(f"{rel}/{frel} is a gitml pointer inside a directory being added")
-            try:
-                st = e.stat()
-            except FileNotFoundError:
-                raise GitmlError(f"{rel}/{frel} is a broken symbolic link") from None
-            if not stat.S_ISREG(st.st_mode):
+            path = f"{full}/{frel}"
+            if st.st_mode & _FMT == _LNK:  # links are followed: their target is stored
+                try:
+                    st = os.stat(path)
+                except FileNotFoundError:
+                    raise GitmlError(f"{rel}/{frel} is a broken symbolic link") from None
+            if st.st_mode & _FMT != _REG:
                 continue
             size = st.st_size
             c = cached.get(frel)
@@ -214,7 +217,7 @@ def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
                     and c[1] < c[4] and (c[3] in known or has(c[3]))):
                 oid = c[3]
             else:
-                oid = put_file(e.path, size)[0]
+                oid = put_file(path, size)[0]
                 put_cache(frel, st, oid)
             entries.append((frel, oid, size, bool(st.st_mode & _EXEC)))  # type: ignore[arg-type]
             stats[frel] = st

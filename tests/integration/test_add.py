@@ -153,3 +153,18 @@ def test_not_initialised(gitrepo: Path, cli) -> None:
     write(gitrepo / "f", "x")
     r = cli("status")
     assert r.code == 2 and "gitml init" in r.err
+
+
+def test_links_inside_a_directory_store_their_target(repo: Path, cli) -> None:
+    write(repo / "outside.txt", "the target")
+    write(repo / "d" / "a.txt", "a")
+    os.symlink(repo / "outside.txt", repo / "d" / "link.txt")
+    assert cli("add", "d").code == 0
+    os.rename(repo / "d", repo.parent / "d.moved")
+    assert cli("checkout", "d").code == 0
+    assert (repo / "d" / "link.txt").read_text() == "the target"
+    os.symlink("nowhere", repo / "d" / "dangling")
+    before = (repo / "d.gitml").read_text()
+    r = cli("add", "d")
+    assert r.code == 2 and "d/dangling is a broken symbolic link" in r.err
+    assert (repo / "d.gitml").read_text() == before
