@@ -40,7 +40,10 @@ class MetricChange:
 
     @property
     def regressed(self) -> bool:
-        return self.verdict in REGRESSIONS
+        """Worse, gone, or a number before that cannot be judged now (its file does not
+        parse on the new side, or the value is no longer a number): a CI gate must not pass
+        a broken metrics file."""
+        return self.verdict in REGRESSIONS or (self.verdict == "unknown" and is_number(self.old))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"path": self.path, "key": self.key, "kind": self.kind}

@@ -68,7 +68,7 @@ def _show(kind: str, revs: tuple[str, ...], all_branches: bool, all_tags: bool,
         click.echo(f"No {kind} files in {where}. Declare them in gitml.yaml under "
                    f"'{kind}:' or name one with --target.")
         return
-    if len(snaps) == 1:
+    if len(snaps) == 1 and not (all_branches or all_tags or branches):
         headers = ["Path", "Metric" if kind == "metrics" else "Param", "Value"]
         rows: list[list[Any]] = []
         for path, f in snaps[0].files.items():
@@ -146,8 +146,10 @@ def _diff(kind: str, a: str | None, b: str | None, targets: tuple[str, ...], sho
         names = ", ".join(f"{c.path}:{c.key}" for c in report.regressions[:5])
         more = " ..." if len(report.regressions) > 5 else ""
         n = len(report.regressions)
+        unjudged = any(c.verdict == "unknown" for c in report.regressions)
         raise CheckFailed(f"{n} metric{'s' if n > 1 else ''} regressed past "
-                          f"{'their' if n > 1 else 'its'} tolerance: {names}{more}")
+                          f"{'their' if n > 1 else 'its'} tolerance"
+                          f"{' or could not be judged' if unjudged else ''}: {names}{more}")
     return 0
 
 

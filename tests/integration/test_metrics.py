@@ -95,6 +95,25 @@ def test_a_metric_with_a_direction_that_disappears_fails_the_gate(exp: Path, cli
     assert rows(r.out)[1][1:] == ["loss", "0.35", "-", "deleted", "missing"]
 
 
+def test_a_judged_metric_that_cannot_be_read_fails_the_gate(exp: Path, cli) -> None:
+    write(exp / "metrics.json", '{"acc": 0.95, "loss": null,')  # training died mid-write
+    r = cli("metrics", "diff", "--fail-on-regression")
+    assert r.code == 1 and "metrics.json@workspace" in r.err
+    assert "regressed past their tolerance or could not be judged: metrics.json:acc" in r.err
+    assert cli("metrics", "diff").code == 0  # without the gate: a warning, exit 0
+    write(exp / "metrics.json", json.dumps({"acc": 0.95, "loss": None, "val": {"acc": 0.9,
+                                                                             "f1": 0.8}}))
+    r = cli("metrics", "diff", "--fail-on-regression")  # a number became null
+    assert r.code == 1 and r.err.strip().endswith("could not be judged: metrics.json:loss")
+    assert json.loads(cli("metrics", "diff", "--json").out)["regressions"] == 1
+    # the baseline unreadable, the new side fine: nothing to hold it to, the gate passes
+    git(exp, "commit", "-q", "-am", "broken baseline")
+    write(exp / "metrics.json", "{")
+    git(exp, "commit", "-q", "-am", "broken")
+    write(exp / "metrics.json", json.dumps({"acc": 0.95, "loss": 0.3}))
+    assert cli("metrics", "diff", "--fail-on-regression").code == 0
+
+
 def test_baseline_sets_the_bar_a_branch_cannot_loosen_it(exp: Path, cli) -> None:
     git(exp, "checkout", "-q", "exp-3")
     write(exp / "gitml.yaml", GITML_YAML.replace('"1%"', '"10%"'))
@@ -181,6 +200,11 @@ def test_show_workspace_revisions_and_branch_selection(exp: Path, cli) -> None:
     assert sorted(d) == ["exp-3", "exp-4"]
     d = json.loads(cli("metrics", "show", "--all-tags", "--json").out)
     assert list(d) == ["v1.0"] and d["v1.0"]["rev"] == git(exp, "rev-parse", "exp-3").strip()
+    # one revision picked by --all-tags or --branches still says which one it is
+    for args in (["--all-tags"], ["--branches", "oth*"]):
+        head, *body = rows(cli("metrics", "show", *args).out)
+        assert head[:2] == ["Revision", "Path"]
+        assert [row[0] for row in body] == ["v1.0" if args[0] == "--all-tags" else "other"]
     r = cli("metrics", "show", "--branches", "nope-*")
     assert r.code == 2 and r.err.strip() == "error: no branch matches nope-*"
     md = cli("metrics", "show", "main", "HEAD~0", "--md").out.splitlines()
