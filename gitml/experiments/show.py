@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gitml.compare import is_number, same
+from gitml.compare import ABSENT, is_number, same
 from gitml.errors import BadInputError, GitmlError
 from gitml.experiments import refs
 from gitml.metricspec import Rule
@@ -58,7 +58,7 @@ class Row:
         return d
 
 
-_ABSENT: Any = object()
+_ABSENT: Any = ABSENT  # the sentinel fmt_value prints as '-'
 
 
 @dataclass

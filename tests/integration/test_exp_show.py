@@ -127,6 +127,19 @@ def test_show_is_empty_before_experiments(repo: Path, cli) -> None:
     assert r.code == 0 and "No experiments yet" in r.out
 
 
+def test_show_marks_a_param_only_some_rows_have(repo: Path, cli) -> None:
+    make_project(repo, cli)
+    r = cli("exp", "run", "-q", "-n", "drop", "-S", "+train.dropout=0.2")
+    assert r.code == 0, r.err
+    for fmt in ((), ("--md",)):
+        out = cli("exp", "show", *fmt).out
+        assert "object at 0x" not in out
+        main = next(ln for ln in out.splitlines() if "main" in ln and "HEAD" in ln)
+        assert main.replace("|", " ").split()[-1] == "-"  # main has no train.dropout
+        drop = next(ln for ln in out.splitlines() if ln.lstrip("| ").startswith("drop"))
+        assert drop.replace("|", " ").split()[-1] == "0.2"
+
+
 def test_apply_brings_params_metrics_and_outputs(repo: Path, cli) -> None:
     make_project(repo, cli)
     assert cli("exp", "run", "-q", "-n", "e", "-S", "train.depth=8").code == 0
