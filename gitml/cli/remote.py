@@ -132,9 +132,14 @@ def remote_modify(name: str, key: str, value: str | None, local: bool, unset: bo
         if name not in rconfig.names(repo):
             raise BadInputError(f"unknown remote {name!r}")
         conf = repo.config
+        where = ".gitml/config.local.yaml" if local else ".gitml/config.yaml"
         if unset:
+            if key == "url" and not local:
+                raise BadInputError(f"a remote needs its url: to forget remote {name!r}, run "
+                                    f"'gitml remote remove {name}'")
             if not conf.unset(full, local=local):
                 raise BadInputError(f"{full} is not set" + (" locally" if local else ""))
+            click.echo(f"Unset {full} in {where}")
             return
         if value is None:
             raise click.UsageError("give a VALUE, or --unset")
@@ -143,7 +148,6 @@ def remote_modify(name: str, key: str, value: str | None, local: bool, unset: bo
                 conf.set(full, value, local=True)
         else:
             conf.set(full, value, local=local)
-    where = ".gitml/config.local.yaml" if local else ".gitml/config.yaml"
     click.echo(f"Set {full} in {where}" + ("" if secret else f" to {value}"))
 
 

@@ -27,6 +27,7 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 SECRETS = ("access_key_id", "secret_access_key", "session_token")
 ADDRESSING = ("auto", "path", "virtual")
 DEFAULT_S3_JOBS = 16  # requests are latency-bound: more in flight than cores
+MAX_JOBS = 256  # connection pools are sized by jobs: an absurd value would stall start-up
 _secret_ok: contextvars.ContextVar[bool] = contextvars.ContextVar("secret_ok", default=False)
 
 
@@ -40,6 +41,26 @@ def _url(v: Any) -> str:
     if scheme == "s3" and not s[5:].split("/")[0]:
         raise ConfigError(f"{s!r} names no bucket: use s3://bucket/prefix")
     return s
+
+
+def _endpoint(v: Any) -> str:
+    s = str(v).strip()
+    if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", s):
+        raise ConfigError(f"expected an http:// or https:// URL, not {v!r}")
+    return s
+
+
+def _jobs(v: Any) -> int:
+    n = _config.VALIDATORS["int"](v)
+    if n > MAX_JOBS:
+        raise ConfigError(f"expected a number <= {MAX_JOBS}, not {v!r}")
+    return int(n)
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+        raise ConfigError(f"expected text, not {v!r}")
+    return str(v)
 
 
 def _addressing(v: Any) -> str:
@@ -59,8 +80,7 @@ def _secret(v: Any) -> str:
 
 
 _KEYS = {
-    "url": _url, "endpoint_url": _config.VALIDATORS["text"], "region": _config.VALIDATORS["text"],
-    "profile": _config.VALIDATORS["text"], "jobs": _config.VALIDATORS["int"],
+    "url": _url, "endpoint_url": _endpoint, "region": _str, "profile": _str, "jobs": _jobs,
     "retries": _config.VALIDATORS["int"], "addressing_style": _addressing,
     **{k: _secret for k in SECRETS},
 }
@@ -115,8 +135,8 @@ class RemoteSpec:
 
     def jobs(self, override: int | None) -> int:
         if override is not None:
-            if override < 1:
-                raise BadInputError(f"-j must be at least 1, not {override}")
+            if not 1 <= override <= MAX_JOBS:
+                raise BadInputError(f"-j must be between 1 and {MAX_JOBS}, not {override}")
             return override
         configured = self.options.get("jobs")
         if configured:
@@ -136,7 +156,21 @@ def spec(repo: Repo, name: str | None = None) -> RemoteSpec:
         known = names(repo)
         hint = f" (configured: {', '.join(known)})" if known else ""
         raise BadInputError(f"unknown remote {name!r}{hint}")
-    return RemoteSpec(name, str(section["url"]), section)
+    options: dict[str, Any] = {}
+    for key, value in section.items():  # the files may be edited by hand: check every value
+        full = f"remote.{name}.{key}"
+        try:
+            if key in SECRETS:
+                options[key] = _str(value)
+            else:
+                options[key] = _config.validate(full, value)
+        except ConfigError as e:
+            local = isinstance(repo.config.local.get("remote"), dict) and \
+                key in (repo.config.local["remote"].get(name) or {})
+            where = ".gitml/config.local.yaml" if local else ".gitml/config.yaml"
+            msg = str(e).removeprefix(f"config {full}: ")
+            raise ConfigError(f"{where}: remote.{name}.{key}: {msg}") from None
+    return RemoteSpec(name, str(options["url"]), options)
 
 
 def directory_of(repo: Repo, url: str) -> str:

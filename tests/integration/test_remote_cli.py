@@ -62,6 +62,46 @@ def test_bad_remote_input_is_refused_and_changes_nothing(repo: Path, cli) -> Non
     assert r.code == 2 and "expected one of auto, path, virtual" in r.err
 
 
+def test_bad_remote_settings_and_hand_edits_get_one_line_and_change_nothing(
+        repo: Path, cli, tmp_path: Path) -> None:
+    write(repo / "a.txt", "a")
+    assert cli("add", "a.txt").code == 0
+    assert cli("remote", "add", "s", "s3://b/p").code == 0
+    conf = repo / ".gitml/config.yaml"
+    before = conf.read_bytes()
+    for args, msg in [
+        (("endpoint_url", "notaurl"), "expected an http:// or https:// URL, not 'notaurl'"),
+        (("endpoint_url", "ftp://h:1"), "expected an http:// or https:// URL"),
+        (("jobs", "100000"), "expected a number <= 256"),
+        (("url", "--unset"), "a remote needs its url: to forget remote 's', run "
+                             "'gitml remote remove s'"),
+    ]:
+        r = cli("remote", "modify", "s", *args)
+        assert r.code == 2 and msg in r.err, (args, r.err)
+    assert conf.read_bytes() == before
+    r = cli("remote", "modify", "s", "region", "eu-west-1")
+    assert r.code == 0
+    r = cli("remote", "modify", "s", "region", "--unset")
+    assert r.code == 0 and "Unset remote.s.region in .gitml/config.yaml" in r.out
+    assert conf.read_bytes() == before
+
+    # values edited by hand into the files: one line naming the file and key, exit 2
+    store = tmp_path / "store"
+    for line, msg in [
+        ("jobs: lots", "remote.s.jobs: expected a whole number, not 'lots'"),
+        ("retries: x", "remote.s.retries: expected a whole number, not 'x'"),
+        ("region: [1, 2]", "remote.s.region: expected text"),
+        ("endpoint_url: notaurl", "remote.s.endpoint_url: expected an http:// or https://"),
+        ("endpont_url: http://h", "unknown config key 'remote.s.endpont_url'"),
+    ]:
+        conf.write_text(f"core:\n  remote: s\nremote:\n  s:\n    url: {store}\n    {line}\n")
+        for cmd in (("push",), ("fetch",), ("status", "--remote")):
+            r = cli(*cmd)
+            assert r.code == 2 and r.err.startswith("error: .gitml/config.yaml: ") \
+                and msg in r.err and "Traceback" not in r.err, (line, cmd, r.err)
+    assert not store.exists()
+
+
 def test_credentials_go_only_to_the_local_file_and_are_never_printed(repo: Path, cli) -> None:
     assert cli("remote", "add", "s", "s3://b/p").code == 0
     shared = (repo / ".gitml/config.yaml").read_bytes()
@@ -102,7 +142,9 @@ def test_push_and_fetch_need_a_usable_remote(repo: Path, cli, tmp_path: Path) ->
     r = cli("fetch")
     assert r.code == 2 and f"remote directory {tmp_path / 'store'} does not exist" in r.err
     r = cli("push", "-j", "0")
-    assert r.code == 2 and "-j must be at least 1" in r.err
+    assert r.code == 2 and "-j must be between 1 and 256, not 0" in r.err
+    r = cli("push", "-j", "100000")  # would size connection pools by it and stall for minutes
+    assert r.code == 2 and "-j must be between 1 and 256, not 100000" in r.err
     r = cli("push", "nothere.txt")
     assert r.code == 2 and "nothere.txt is not tracked by gitml in the workspace" in r.err
     r = cli("push", "--json")
