@@ -13,6 +13,7 @@ and ``git log -p`` show what changed instead of two hashes.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from typing import TYPE_CHECKING
 
@@ -66,8 +67,9 @@ def merge(base_file: str, ours_file: str, theirs_file: str, path: str,
         merged = _merge(base, ours, theirs, name, repo)
     except _Conflict as c:
         text = "".join(f"# gitml: {line}\n" for line in c.lines)
-        text += (f"# Keep one side: git checkout --ours {path} (or --theirs {path}), "
-                 f"then: gitml checkout {name}\n")
+        qp, qn = shlex.quote(path), shlex.quote(name)
+        text += (f"# Keep one side: git checkout --ours {qp} (or --theirs {qp}), "
+                 f"then: gitml checkout {qn}\n")
         atomic_write(ours_file, text.encode() + b"<<<<<<< ours\n" + _nl(ours_data)
                      + b"=======\n" + _nl(theirs_data) + b">>>>>>> theirs\n", durable=False)
         print(f"gitml: merge conflict: {c.lines[0]}", file=sys.stderr)

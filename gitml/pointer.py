@@ -89,6 +89,10 @@ def pointer_path(data_path: str) -> str:
 
 
 def loads(data: bytes | str, source: str, expected_name: str | None = None) -> Pointer:
+    raw = data.encode() if isinstance(data, str) else data
+    if raw.startswith(b"<<<<<<< ") or b"\n<<<<<<< " in raw:
+        raise FormatError(source, "unresolved merge conflict: keep one side with 'git checkout "
+                                  "--ours FILE' (or --theirs), then run 'gitml checkout'")
     return Pointer.from_dict(yamlio.loads(data, source), source, expected_name)
 
 

@@ -82,6 +82,27 @@ def test_the_same_file_changed_on_both_sides_is_a_conflict_naming_it(base: Path,
     assert r.code == 2 and "data/imgs.gitml" in r.err and r.err.count("\n") == 1
 
 
+def test_a_conflict_in_a_path_with_a_space_gives_commands_that_run(repo: Path, cli) -> None:
+    assert cli("hooks", "install").code == 0
+    write(repo / "data" / "my imgs" / "a.png", "a v1")
+    commit_data(repo, cli, "v1", "data/my imgs")
+    branch(repo, cli, "left", "main", {"data/my imgs/a.png": "a left"}, ("data/my imgs",))
+    branch(repo, cli, "right", "main", {"data/my imgs/a.png": "a right"}, ("data/my imgs",))
+    assert g(repo, "merge", "--no-edit", "left").returncode == 1
+    text = (repo / "data" / "my imgs.gitml").read_text()
+    hint = next(x for x in text.splitlines() if x.startswith("# Keep one side: "))
+    assert hint == ("# Keep one side: git checkout --ours 'data/my imgs.gitml' (or --theirs "
+                    "'data/my imgs.gitml'), then: gitml checkout 'data/my imgs'")
+    r = cli("status")  # says what is wrong and what to do, not a YAML parse error
+    assert r.code == 2 and r.err == (
+        "error: data/my imgs.gitml: unresolved merge conflict: keep one side with 'git "
+        "checkout --ours FILE' (or --theirs), then run 'gitml checkout'\n")
+    theirs = hint.split("(or ")[1].split("), then: ")[0]
+    assert subprocess.run(f"git checkout {theirs}", shell=True, cwd=repo).returncode == 0
+    assert subprocess.run(hint.split("then: ")[1], shell=True, cwd=repo).returncode == 0
+    assert (repo / "data" / "my imgs" / "a.png").read_text() == "a left"
+
+
 def test_deleted_on_one_side_changed_on_the_other_is_a_conflict(base: Path, cli) -> None:
     branch(base, cli, "left", "main", {"data/imgs/a.png": None})
     branch(base, cli, "right", "main", {"data/imgs/a.png": "a right"})
