@@ -127,9 +127,14 @@ def check(targets: tuple[str, ...], as_json: bool, as_md: bool) -> None:
     from gitml.tabular.checks import run_checks
 
     with Repo() as repo:
+        for t in targets:  # a typo must not pass as "nothing to check"
+            if not (os.path.exists(t) or os.path.exists(t.rstrip("/") + ".gitml")):
+                raise BadInputError(f"{t} does not exist")
         report = run_checks(repo, list(targets) or None)
     if as_json:
         emit_json(report.to_dict())
+    elif not report.files and targets:
+        click.echo(f"No checks in gitml.yaml cover {', '.join(targets)}.")
     elif not report.files:
         click.echo("No checks declared: add a `checks:` section to gitml.yaml "
                    "(see docs/data.md).")
@@ -155,8 +160,8 @@ def _print_checks(report: Any) -> None:
                 cells = ", ".join(f"{k}={val(v, 30)}" for k, v in s.items() if k != "_row")
                 where = f"row {s['_row']:,}: " if "_row" in s else ""
                 click.echo(f"          {where}{cells}")
-    n = len(report.files)
-    click.echo(f"\n{n} table{'s' if n != 1 else ''}, {report.rules} checks, "
+    n, k = len(report.files), report.rules
+    click.echo(f"\n{n} table{'s' if n != 1 else ''}, {k} check{'s' if k != 1 else ''}, "
                f"{report.failed} failed")
 
 
@@ -317,10 +322,11 @@ def _diff_md(d: dict[str, Any], stats: bool) -> str:
 @monitor.command()
 @click.argument("reference")
 @click.argument("current")
-@click.option("--psi", type=float, default=None, help="PSI threshold (default from gitml.yaml"
-                                                      " drift:, else 0.2).")
-@click.option("--ks", type=float, default=None, help="KS statistic threshold (default 0.1).")
-@click.option("--frequency", type=float, default=None,
+@click.option("--psi", type=click.FloatRange(min=0), default=None,
+              help="PSI threshold (default from gitml.yaml drift:, else 0.2).")
+@click.option("--ks", type=click.FloatRange(min=0), default=None,
+              help="KS statistic threshold (default 0.1).")
+@click.option("--frequency", type=click.FloatRange(min=0), default=None,
               help="Category frequency drift threshold (default 0.1).")
 @json_option
 @md_option

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gitml.errors import FormatError
+from gitml.errors import BadInputError, FormatError
 from gitml.tabular.io import EmptyTableError
 
 if TYPE_CHECKING:
@@ -71,7 +71,13 @@ def parse_config(section: Any, overrides: dict[str, float] | None = None) -> Dri
         if k not in _KEYS:
             raise _err(str(k), f"unknown key (known: {', '.join(_KEYS)})")
     th = {m: _threshold(section.get(m, d), m) for m, d in DEFAULTS.items()}
-    th.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    for k, v in (overrides or {}).items():
+        if k not in DEFAULTS:
+            raise BadInputError(f"unknown drift threshold {k!r} (known: {', '.join(DEFAULTS)})")
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise BadInputError(f"drift threshold {k}: expected a number >= 0, not {v!r}")
+            th[k] = float(v)
     bins = section.get("bins", 10)
     if type(bins) is not int or not 2 <= bins <= 100:
         raise _err("bins", f"expected a whole number from 2 to 100, not {bins!r}")

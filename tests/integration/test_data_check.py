@@ -175,3 +175,15 @@ def test_table_wide_null_limit_names_only_the_failing_columns(repo: Path, cli) -
     res = j["results"][0]["results"]
     assert [(x["check"], x["ok"], x["count"]) for x in res] == [("a nulls <= 50.00%", False, 2)]
     assert res[0]["message"] == "66.67% null (2 rows)"
+
+
+def test_a_target_that_does_not_exist_or_has_no_checks(repo: Path, cli) -> None:
+    put(repo / "data" / "a.parquet", {"v": [1, 2]})
+    put(repo / "data" / "other.parquet", {"v": [None]})
+    write(repo / "gitml.yaml", "checks:\n  data/a.parquet:\n    not_null: [v]\n")
+    r = cli("data", "check", "data/typo.parquet")
+    assert r.code == 2 and "data/typo.parquet does not exist" in r.err, r.err
+    r = cli("data", "check", "data/other.parquet")
+    assert r.code == 0 and "No checks in gitml.yaml cover data/other.parquet" in r.out
+    r = cli("data", "check", "data/a.parquet")
+    assert r.code == 0 and "1 table, 1 check, 0 failed" in r.out, r.out

@@ -120,3 +120,16 @@ def test_drift_outside_a_repository(tmp_path: Path, monkeypatch, cli) -> None:
     put(tmp_path / "a.parquet", {"v": [1.0, 2.0, 3.0, 4.0]})
     r = cli("monitor", "drift", "a.parquet", "a.parquet", "--json")
     assert r.code == 0 and json.loads(r.out)["columns"][0]["psi"] == 0.0
+
+
+def test_negative_or_bad_threshold_overrides_exit_2(repo: Path, cli) -> None:
+    put(repo / "ref.parquet", {"a": [1.0, 2.0, 3.0]})
+    r = cli("monitor", "drift", "ref.parquet", "ref.parquet", "--psi", "-1")
+    assert r.code == 2 and "--psi" in r.err, r.err
+    from gitml import api
+    from gitml.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="expected a number >= 0"):
+        api.drift("ref.parquet", "ref.parquet", {"ks": -0.5})
+    with pytest.raises(BadInputError, match="unknown drift threshold 'pis'"):
+        api.drift("ref.parquet", "ref.parquet", {"pis": 0.1})
