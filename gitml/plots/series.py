@@ -229,6 +229,9 @@ def collect(repo: Repo, revs: list[Rev], targets: list[str] | None = None
         for t in wanted:
             if not any(_under(p, t) for p in files):
                 raise NotFoundError(f"{t}: no series file there in {_revs_text(revs)}")
+        for d in defs:  # a declared file present at no revision (a typo?) is still reported
+            if d.declared and not any(_under(p, d.path) for p in files):
+                files[d.path] = d
         out = []
         for path, plot in files.items():
             series = SeriesFile(plot)

@@ -169,6 +169,17 @@ def test_bad_series_are_drawn_or_reported(repo: Path, cli) -> None:
     assert "1 non-numeric value skipped" in page
 
 
+def test_a_declared_file_present_at_no_revision_is_reported(repo: Path, cli) -> None:
+    write(repo / "eval/roc.csv", "fpr,tpr\n0,0\n1,1\n")
+    write(repo / "gitml.yaml", "plots:\n  - eval/roc.csv: {x: fpr, y: tpr}\n"
+                               "  - eval/roc_typo.csv: {x: fpr, y: tpr}\n")
+    res = cli("plots", "show")
+    assert res.code == 0, res.err
+    assert "note: eval/roc_typo.csv: workspace: file not present" in res.out, res.out
+    page = (repo / ".gitml/tmp/plots.html").read_text()
+    assert page.count("Nothing to draw at any revision.") == 1
+
+
 @pytest.mark.parametrize("yaml_text, message", [
     ("plots: 3\n", "plots: expected a list or a mapping of paths"),
     ("plots:\n  - a.csv: {template: pie}\n", "template must be one of line, scatter, bar"),
