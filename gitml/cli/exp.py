@@ -13,8 +13,8 @@ from gitml.cli.output import emit_json, markdown, style, table
 from gitml.errors import CheckFailed
 
 if TYPE_CHECKING:
-    from gitml.experiments.run import ExpResult
-    from gitml.experiments.show import Table
+    from gitml.experiments.runner import ExpResult
+    from gitml.experiments.table import Table
     from gitml.pipeline.reproduce import Event
 
 
@@ -54,7 +54,7 @@ def _printer(err: bool):  # type: ignore[no-untyped-def]
 
 
 def _report(r: ExpResult, quiet: bool, single: bool) -> None:
-    from gitml.experiments.run import headline
+    from gitml.experiments.runner import headline
 
     if r.status == "skipped" or quiet:
         return
@@ -115,7 +115,7 @@ def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, a
     gitml exp run -S train.lr=0.1,0.01 -S train.depth=3,5 --queue
     gitml exp run --run-all --jobs 2
     """
-    from gitml.experiments import api, queue
+    from gitml.experiments import api, queuing
 
     if run_all and (set_ or to_queue or name or targets):
         raise click.UsageError("--run-all runs the queue as it is; queue first, then run")
@@ -133,7 +133,7 @@ def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, a
                            f"{', '.join(names)}. Run them with: gitml exp run --run-all")
             return
         if run_queued:
-            results = [queue.run_one_queued(repo, run_queued, stream=not quiet,
+            results = [queuing.run_one_queued(repo, run_queued, stream=not quiet,
                                             stream_fd=stream_fd, on_event=on_event, say=say)]
         elif run_all:
             results = api.run_all(jobs=jobs, stream=not quiet, stream_fd=stream_fd,
@@ -190,7 +190,7 @@ def show_cmd(sort_by: str | None, sort_order: str | None, only_changed: bool, pr
     gitml exp show
     gitml exp show --sort-by val.acc --only-changed --md
     """
-    from gitml.experiments.show import changed_only, collect, sort_rows
+    from gitml.experiments.table import changed_only, collect, sort_rows
     from gitml.experiments.worktrees import running
 
     fmt = _fmt(as_json, as_md, as_csv)
@@ -221,7 +221,7 @@ def show_cmd(sort_by: str | None, sort_order: str | None, only_changed: bool, pr
 
 def _render(tbl: Table, cols: list[Any], fmt: str, precision: int) -> str:
     from gitml.compare import fmt_value
-    from gitml.experiments.show import _ABSENT
+    from gitml.experiments.table import _ABSENT
 
     rows = [r for r in tbl.rows if r.type != "queued"]
     heads = [tbl.labels[c] for c in cols]
@@ -265,7 +265,7 @@ def diff_cmd(a: str, b: str | None, show_all: bool, precision: int, as_md: bool,
     gitml exp diff exp-3            # exp-3 against the commit it branched from
     """
     from gitml.compare import cell, change_text
-    from gitml.experiments.show import diff
+    from gitml.experiments.table import diff
 
     fmt = _fmt(as_json, as_md, False)
     with _repo() as repo:
@@ -311,7 +311,7 @@ def best_cmd(metric: str, direction: str | None, as_json: bool) -> None:
     gitml exp best --metric val.acc --max
     git checkout $(gitml exp best -m val.loss --min)
     """
-    from gitml.experiments.show import best
+    from gitml.experiments.table import best
 
     maximize = None if direction is None else direction == "max"
     with _repo() as repo:

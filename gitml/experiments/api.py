@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from gitml.errors import BadInputError
 from gitml.experiments import overrides
-from gitml.experiments import queue as queue_mod
-from gitml.experiments import run as run_mod
-from gitml.experiments.run import ExpResult, Options, Say
+from gitml.experiments import queuing as queue_mod
+from gitml.experiments import runner as run_mod
+from gitml.experiments.runner import ExpResult, Options, Say
 from gitml.repo import Repo
 
 if TYPE_CHECKING:
     from gitml.experiments import manage
-    from gitml.experiments import show as show_mod
+    from gitml.experiments import table as show_mod
     from gitml.pipeline.reproduce import Event
 
 
@@ -73,7 +73,7 @@ def run_all(*, jobs: int = 1, stream: bool = True, stream_fd: int | None = None,
 
 def show(*, names: list[str] | None = None, repo: Repo | None = None) -> show_mod.Table:
     """HEAD, the experiments and the queue, with their params and metrics."""
-    from gitml.experiments import show as show_mod
+    from gitml.experiments import table as show_mod
 
     return show_mod.collect(repo, names=names)
 
@@ -82,7 +82,7 @@ def diff(a: str, b: str | None = None, *, all: bool = False,
          repo: Repo | None = None) -> dict[str, Any]:
     """``{"params": {...}, "metrics": {...}}`` changes from ``a`` to ``b`` (one name: from
     the experiment's base to it)."""
-    from gitml.experiments import show as show_mod
+    from gitml.experiments import table as show_mod
 
     return {k: r.to_dict() for k, r in show_mod.diff(repo, a, b, all=all).items()}
 
@@ -91,7 +91,7 @@ def best(metric: str, *, maximize: bool | None = None, repo: Repo | None = None)
     """The name of the finished experiment with the best ``metric``."""
     if not metric:
         raise BadInputError("name a metric")
-    from gitml.experiments import show as show_mod
+    from gitml.experiments import table as show_mod
 
     return show_mod.best(repo, metric, maximize=maximize)[0].name
 

@@ -117,3 +117,25 @@ def test_queue_json(project: Path, cli) -> None:
     assert [(x["name"], x["status"], x["overrides"]) for x in out] == [
         ("exp-1", "done", ["train.depth=1"]), ("exp-2", "done", ["train.depth=2"])]
     assert out[0]["metrics"]["metrics.json"]["val.acc"] == 0.84
+
+
+def test_python_api_as_documented(project: Path) -> None:
+    """exp.run / queue / run_all / show, each called more than once in one interpreter
+    (the submodules once shadowed the package's functions after their first import)."""
+    import subprocess
+    import sys
+
+    script = """
+from gitml import experiments as exp
+print(exp.run(set=["train.depth=5"], name="a", stream=False)[0].status)
+print(exp.queue(set=["train.depth=6,7"]))
+print(exp.queue(set=["train.depth=8"], name="q"))
+print([r.status for r in exp.run_all(jobs=1, stream=False)])
+print(len(exp.show().rows), len(exp.show().rows))
+print(exp.run(set=["train.depth=9"], name="b", stream=False)[0].status)
+"""
+    r = subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "done", "['exp-1', 'exp-2']", "['q']", "['done', 'done', 'done']", "5 5", "done"]

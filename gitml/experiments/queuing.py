@@ -27,7 +27,7 @@ from gitml import gitio
 from gitml.errors import BadInputError
 from gitml.experiments import overrides as ov
 from gitml.experiments import refs
-from gitml.experiments.run import (
+from gitml.experiments.runner import (
     Base,
     ExpResult,
     Options,
