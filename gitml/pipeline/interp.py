@@ -16,6 +16,7 @@ from typing import Any
 from gitml.errors import FormatError
 
 _REF = re.compile(r"(\\)?\$\{([^}]*)\}")
+_OPEN = re.compile(r"(?<!\\)\$\{")
 _NAME = re.compile(r"^[A-Za-z_][\w-]*(?:\.[\w-]+|\[\d+\])*$")
 
 
@@ -66,6 +67,10 @@ def render(value: Any, ctx: dict[str, Any]) -> Any:
 def _render_str(s: str, ctx: dict[str, Any]) -> Any:
     if "${" not in s:
         return s
+    spans = [m.span() for m in _REF.finditer(s)]
+    for m in _OPEN.finditer(s):
+        if not any(a <= m.start() < b for a, b in spans):
+            raise InterpolationError(f"unclosed ${{ in {s!r} (write \\${{ for a literal ${{)")
     m = _REF.fullmatch(s)
     if m and not m.group(1):
         return lookup(ctx, m.group(2).strip())

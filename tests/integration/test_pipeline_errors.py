@@ -38,6 +38,8 @@ def snapshot(root: Path) -> dict[str, bytes]:
     ("stages:\n  s:\n    cmd: echo ${train}\n",
      "gitml.yaml: stage 's': cmd: ${train} is a dict; only a whole value can be a list or "
      "mapping"),
+    ("stages:\n  s:\n    cmd: echo ${train.lr > out.txt\n",
+     "gitml.yaml: stage 's': cmd: unclosed ${ in 'echo ${train.lr > out.txt'"),
     ("stages:\n  s:\n    cmd: echo\n    outs: [x, {y: {cahce: false}}]\n",
      "gitml.yaml: stage 's': outs.y.cahce: unknown option (did you mean 'cache'?)"),
     ("stages:\n  s:\n    cmd: echo\n    outs: [../x]\n",
