@@ -143,6 +143,8 @@ def _note(o: Pointer | None, n: Pointer | None) -> str:
         rows = rn if rn is not None else ro
         cols = nm.get("columns", om.get("columns"))
         return f"{rows:,} rows" + (f", {cols} columns" if cols is not None else "")
+    if not om or not nm:  # an edit not stored yet: its table was never read, say nothing
+        return ""
     parts = []
     if ro != rn:
         delta = f" ({rn - ro:+,})" if ro is not None and rn is not None else ""

@@ -199,3 +199,14 @@ def test_every_matching_path_agrees(repo: Path, cli, monkeypatch, kind: str) -> 
     for d in (mem, streamed):
         assert (d["rows_added"], d["rows_removed"], d["rows_modified"]) == (7, 31, changed)
     assert mem["samples"] == streamed["samples"]
+
+
+def test_core_diff_of_an_unstored_table_edit_has_no_half_summary(repo: Path, cli) -> None:
+    put(repo / "t.parquet", {"a": [1, 2, 3]})
+    track(cli, repo, "t.parquet", "t1")
+    put(repo / "t.parquet", {"a": [1, 2, 3, 4], "b": [0, 0, 0, 0]})
+    r = cli("diff")  # HEAD vs the workspace, before gitml add: no metadata for the edit
+    assert r.code == 0 and "t.parquet" in r.out and "-> -" not in r.out, r.out
+    assert cli("add", "t.parquet").code == 0
+    r = cli("diff")
+    assert "rows 3 -> 4 (+1), columns 1 -> 2, schema changed" in r.out, r.out
