@@ -133,8 +133,9 @@ def check_name(repo: Repo, name: str, taken: Listing | None = None) -> None:
         raise BadInputError(f"{name!r} is not a valid branch name")
     taken = taken or listing(repo)
     if name in taken.branches:
-        raise BadInputError(f"branch {name!r} already exists "
-                            f"(choose another -n, or 'gitml exp remove {name}')")
+        is_exp = any(e.name == name for e in taken.experiments)
+        hint = f", or 'gitml exp remove {name}'" if is_exp else ""
+        raise BadInputError(f"branch {name!r} already exists (choose another -n{hint})")
     if any(q.name == name for q in taken.queued):
         raise BadInputError(f"{name!r} is already queued")
     for other in [*taken.branches, *(q.name for q in taken.queued)]:

@@ -168,7 +168,7 @@ def test_keep_failed_keeps_a_marked_branch(project: Path, cli) -> None:
     (["-S", "train.lr"], "malformed -S 'train.lr'"),
     (["-S", "other.yaml:a=1"], "other.yaml: no such params file"),
     (["-n", "bad name", "-S", "train.lr=1"], "'bad name' is not a valid branch name"),
-    (["-n", "main", "-S", "train.lr=1"], "branch 'main' already exists"),
+    (["-n", "main", "-S", "train.lr=1"], "branch 'main' already exists (choose another -n)"),
     (["-n", "-x", "-S", "train.lr=1"], "cannot name an experiment"),
     (["-n", "a..b", "-S", "train.lr=1"], "not a valid branch name"),
 ])
