@@ -42,7 +42,11 @@ class AddResult:
 
 @dataclass
 class PathStatus:
-    """One tracked path. ``state``: ok, modified, missing or not in store."""
+    """One tracked path. ``state``: ok, modified, missing or not in store.
+
+    ``schema_changed``: a modified Parquet file whose schema (read from its footer, never
+    its data) differs from the fingerprint in its pointer.
+    """
 
     path: str
     kind: str
@@ -52,12 +56,12 @@ class PathStatus:
     deleted: int = 0
     in_store: bool = True
     meta: dict[str, Any] = field(default_factory=dict)
+    schema_changed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        if self.kind == "file":
-            for k in ("added", "modified", "deleted"):
-                d.pop(k)
+        for k in ("added", "modified", "deleted") if self.kind == "file" else ("schema_changed",):
+            d.pop(k)
         return d
 
 
@@ -304,6 +308,8 @@ def _status_one(repo: Repo, t: tracked.Tracked) -> PathStatus:
     if not ptr.is_dir:
         if os.path.isdir(full) or hasher.oid_key("", full, os.lstat(full)) != ptr.oid:
             res.state = "modified"
+            if ptr.meta.get("schema") and os.path.isfile(full):
+                res.schema_changed = _file_meta(full).get("schema") != ptr.meta["schema"]
     else:
         if not in_store:
             res.state = "not in store"

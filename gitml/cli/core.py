@@ -98,6 +98,8 @@ def status(targets: tuple[str, ...], remote: str | None, as_json: bool, quiet: b
         detail = ""
         if s.kind == "dir" and s.state == "modified":
             detail = f"+{s.added} ~{s.modified} -{s.deleted}"
+        elif s.schema_changed:
+            detail = "schema changed"
         if s.state != "not in store" and not s.in_store:
             detail = (detail + " (not in store)").strip()
         rows.append((s.state, s.path + ("/" if s.kind == "dir" else ""), detail))

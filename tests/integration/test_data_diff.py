@@ -174,6 +174,22 @@ def test_core_diff_note_says_rows_and_schema(repo: Path, cli) -> None:
     assert "same rows and schema, values changed" in cli("diff").out
 
 
+def test_status_says_schema_changed_for_a_modified_parquet_file(repo: Path, cli) -> None:
+    put(repo / "t.parquet", {"a": [1, 2]})
+    track(cli, repo, "t.parquet", "v1")
+    put(repo / "u.parquet", {"a": [1, 2]})
+    track(cli, repo, "u.parquet", "v1")
+    put(repo / "t.parquet", {"a": [1.5, 2.5]})  # retyped: int64 -> double
+    put(repo / "u.parquet", {"a": [3, 4]})  # same schema, other values
+    r = cli("status")
+    lines = {ln.split()[1]: ln for ln in r.out.splitlines()[1:]}
+    assert "schema changed" in lines["t.parquet"] and "schema" not in lines["u.parquet"]
+    states = {d["path"]: d for d in json.loads(cli("status", "--json").out)}
+    assert states["t.parquet"]["state"] == "modified" and states["t.parquet"]["schema_changed"]
+    assert states["u.parquet"]["state"] == "modified"
+    assert not states["u.parquet"]["schema_changed"]
+
+
 @pytest.mark.parametrize("kind", ["dense ints", "sparse ints", "strings", "unsorted"])
 def test_every_matching_path_agrees(repo: Path, cli, monkeypatch, kind: str) -> None:
     from gitml.tabular import matching
