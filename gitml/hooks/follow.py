@@ -138,8 +138,8 @@ def _checkout(repo: Repo, targets: list[str] | None) -> int:
                 f" corrupt, not checked out (first: {bad[0]}); get them with: gitml pull")
     for r in kept:
         q = shlex.quote(r)
-        say(f"kept {r}: it has changes that are not stored; keep them with 'gitml add {q}', "
-            f"or take this commit's data with 'gitml checkout --force {q}'")
+        say(f"kept {r}: it has changes that are not stored; keep them with: gitml add {q} "
+            f"(or take this commit's data with: gitml checkout --force {q})")
     if error:
         say(f"could not check out data: {error}")
     return problems

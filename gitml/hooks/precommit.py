@@ -189,7 +189,7 @@ def _stored(repo: Repo, path: str, data: bytes) -> Problem | None:
     except GitmlError as e:
         return Problem(path, f"not a valid pointer: {getattr(e, 'problem', e)}")
     rel = path[: -len(pointer.SUFFIX)]
-    hint = f"run 'gitml add {shlex.quote(rel)}', or 'gitml pull' if the data is on a remote"
+    hint = f"run: gitml add {shlex.quote(rel)} (or gitml pull, if the data is on a remote)"
     store = repo.store
     if not store.has(ptr.oid):
         return Problem(path, f"names {ptr.oid}, which is not in the store; {hint}")

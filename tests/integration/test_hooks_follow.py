@@ -76,13 +76,29 @@ def test_unstored_changes_are_kept_and_named(branches: Path) -> None:
     write(branches / "extra.bin", "edited extra")
     r = g(branches, "switch", "-q", "main")
     assert r.returncode == 0  # Git has switched: the hook reports, it cannot undo
-    assert "kept data/t.csv: it has changes that are not stored; keep them with " \
-           "'gitml add data/t.csv', or take this commit's data with " \
-           "'gitml checkout --force data/t.csv'" in r.stderr
+    assert "kept data/t.csv: it has changes that are not stored; keep them with: " \
+           "gitml add data/t.csv (or take this commit's data with: " \
+           "gitml checkout --force data/t.csv)" in r.stderr
     assert "kept extra.bin: no longer tracked in this commit" in r.stderr
     assert (branches / "data" / "t.csv").read_text() == "my edit\n"
     assert (branches / "extra.bin").read_text() == "edited extra"
     assert imgs(branches)["1.png"] == "img 1"  # the rest followed
+
+
+def test_the_commands_named_for_kept_data_run_as_given_with_a_space(repo: Path, cli) -> None:
+    assert cli("hooks", "install").code == 0
+    write(repo / "my data" / "t.csv", "v1\n")
+    commit_data(repo, cli, "v1", "my data/t.csv")
+    git(repo, "-c", "core.hooksPath=/dev/null", "switch", "-q", "-c", "feat")
+    write(repo / "my data" / "t.csv", "v2\n")
+    commit_data(repo, cli, "v2", "my data/t.csv")
+    write(repo / "my data" / "t.csv", "my edit\n")
+    r = g(repo, "switch", "-q", "main")
+    line = next(x for x in r.stderr.splitlines() if x.startswith("gitml: kept "))
+    force = line.split("take this commit's data with: ")[1].rstrip(")")
+    assert force == "gitml checkout --force 'my data/t.csv'"
+    assert subprocess.run(force, shell=True, cwd=repo).returncode == 0
+    assert (repo / "my data" / "t.csv").read_text() == "v1\n"
 
 
 def test_strict_mode_makes_problems_fail_the_switch(branches: Path) -> None:

@@ -109,8 +109,8 @@ def test_staged_pointer_naming_missing_data_is_refused(hooked: Path) -> None:
     ptr.write_text(text.replace(oid, fake))
     git(hooked, "add", "data/t.csv.gitml")
     r = g(hooked, "commit", "-q", "-m", "edited")
-    refused(r, f"data/t.csv.gitml: names {fake}, which is not in the store",
-            "gitml add data/t.csv")
+    refused(r, f"data/t.csv.gitml: names {fake}, which is not in the store; "
+               "run: gitml add data/t.csv (or gitml pull, if the data is on a remote)")
 
 
 def test_dir_pointer_whose_files_are_not_stored_is_refused(hooked: Path, cli) -> None:
