@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from gitml.cli.output import emit_json, human_size, json_option, quiet_option, table
@@ -21,12 +23,18 @@ def init(quiet: bool, verbose: bool) -> None:
 
     Example: gitml init && git add .gitml && git commit -m "gitml init"
     """
+    from gitml.gitio import find_root
     from gitml.repo import Repo
 
+    existed = os.path.exists(os.path.join(find_root(None), ".gitml", "config.yaml"))
     repo = Repo.init()
-    if not quiet:
-        click.echo(f"Initialised gitml in {repo.gitml_dir}")
-        click.echo("Commit it with:  git add .gitml/config.yaml .gitml/.gitignore .gitattributes")
+    if quiet:
+        return
+    if existed:
+        click.echo(f"gitml is already set up in {repo.gitml_dir} (checked; drivers registered)")
+        return
+    click.echo(f"Initialised gitml in {repo.gitml_dir}")
+    click.echo("Commit it with:  git add .gitml/config.yaml .gitml/.gitignore .gitattributes")
 
 
 @click.command()

@@ -99,10 +99,12 @@ def test_config_file_with_a_typo(repo: Path, cli) -> None:
 
 
 def test_init_is_idempotent(gitrepo: Path, cli) -> None:
-    assert cli("init").code == 0
+    first = cli("init")
+    assert first.code == 0 and "Initialised gitml" in first.out
     (gitrepo / ".gitml" / "config.yaml").write_text("core:\n  link: copy\n")
     ignore = (gitrepo / ".gitml" / ".gitignore").read_text()
-    assert cli("init").code == 0
+    again = cli("init")
+    assert again.code == 0 and "already set up" in again.out and "Initialised" not in again.out
     assert (gitrepo / ".gitml" / ".gitignore").read_text() == ignore
     assert "link: copy" in (gitrepo / ".gitml" / "config.yaml").read_text()
 
