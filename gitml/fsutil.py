@@ -7,7 +7,6 @@ import errno
 import fcntl
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,9 +179,10 @@ class FileLock:
 def scan_stats(top: str, junk: list[str] | None = None) -> dict[str, os.stat_result]:
     """rel POSIX path -> lstat of every non-directory under ``top`` ({} if it is absent).
 
-    Like :func:`walk_files`, but each directory is opened once and its entries are
-    stat-ed relative to it (``fstatat``): no full-path lookup per file, which is most of
-    the cost of a clean ``status`` of 100,000 files.
+    Symlinks are listed, not followed. gitml's own temp files (left by a killed process)
+    are skipped, and collected in ``junk`` when given. Each directory is opened once and
+    its entries are stat-ed relative to it (``fstatat``): no full-path lookup per file,
+    which is most of the cost of a clean ``status`` of 100,000 files.
     """
     out: dict[str, os.stat_result] = {}
     stack = [("", top)]
@@ -209,29 +209,6 @@ def scan_stats(top: str, junk: list[str] | None = None) -> dict[str, os.stat_res
         finally:
             os.close(fd)
     return out
-
-
-def walk_files(top: str, junk: list[str] | None = None
-               ) -> Iterator[tuple[str, os.DirEntry[str]]]:
-    """Yield (relative POSIX path, entry) for every non-directory under ``top``, unsorted.
-
-    Symlinks are yielded, not followed. gitml's own temp files (left by a killed
-    process) are skipped, and collected in ``junk`` when given.
-    """
-    stack = [("", top)]
-    while stack:
-        prefix, directory = stack.pop()
-        with os.scandir(directory) as it:
-            for entry in it:
-                if entry.name.startswith(TMP_PREFIX):
-                    if junk is not None:
-                        junk.append(entry.path)
-                    continue
-                rel = prefix + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((rel + "/", entry.path))
-                else:
-                    yield rel, entry
 
 
 def remove_empty_dirs(top: str) -> None:

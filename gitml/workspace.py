@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitml import faults, manifest, pointer, tracked
 from gitml.errors import GitmlError, IntegrityError, MissingObjectError, WorkspaceConflictError
-from gitml.fsutil import TMP_PREFIX, atomic_write, remove_empty_dirs, scan_stats, walk_files
+from gitml.fsutil import TMP_PREFIX, atomic_write, remove_empty_dirs, scan_stats
 from gitml.hashing import hash_file
 from gitml.manifest import Entry
 from gitml.pointer import Pointer
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from gitml.repo import Repo
 
 _EXEC = 0o100
-_FMT, _REG, _LNK = stat.S_IFMT(0o170000), stat.S_IFREG, stat.S_IFLNK
 
 
 @dataclass
@@ -208,12 +207,12 @@ def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
             if frel.endswith(suffix):
                 raise GitmlError(f"{rel}/{frel} is a gitml pointer inside a directory being added")
             path = f"{full}/{frel}"
-            if st.st_mode & _FMT == _LNK:  # links are followed: their target is stored
+            if stat.S_ISLNK(st.st_mode):  # links are followed: their target is stored
                 try:
                     st = os.stat(path)
                 except FileNotFoundError:
                     raise GitmlError(f"{rel}/{frel} is a broken symbolic link") from None
-            if st.st_mode & _FMT != _REG:
+            if not stat.S_ISREG(st.st_mode):
                 continue
             size = st.st_size
             c = cached.get(frel)
@@ -496,7 +495,7 @@ def remove(repo: Repo, targets: list[str]) -> list[str]:
                 raise GitmlError(f"{target} is not tracked by gitml")
             items.append(tracked.load_pointer(repo.root, rel + pointer.SUFFIX))
         for t in items:
-            _unlink_from_store(repo, t)
+            unshare(repo, repo.abspath(t.rel))
             os.unlink(repo.abspath(t.pointer_rel))
             tracked.unignore(repo.root, t.rel)
             repo.statcache.forget(t.rel)
@@ -504,13 +503,15 @@ def remove(repo: Repo, targets: list[str]) -> list[str]:
     return [t.rel for t in items]
 
 
-def _unlink_from_store(repo: Repo, t: tracked.Tracked) -> None:
-    """Turn files that share bytes with the store into private writable copies."""
-    full = repo.abspath(t.rel)
-    files = [full] if not t.ptr.is_dir else [e.path for _, e in walk_files(full)] \
-        if os.path.isdir(full) else []
-    for path in files:
-        if os.path.lexists(path) and repo.store.is_linked(path):
+def unshare(repo: Repo, full: str) -> None:
+    """Turn the files at ``full`` (a file or a directory) that share bytes with the store
+    into private writable copies, so editing them cannot reach the store."""
+    if os.path.isdir(full) and not os.path.islink(full):
+        paths = [f"{full}/{rel}" for rel in scan_stats(full)]
+    else:
+        paths = [full] if os.path.lexists(full) else []
+    for path in paths:
+        if repo.store.is_linked(path):
             tmp = path + ".gitml-unlink"
             with open(path, "rb") as src, open(tmp, "wb") as dst:
                 while chunk := src.read(1 << 22):

@@ -24,9 +24,9 @@ def init(quiet: bool, verbose: bool) -> None:
     Example: gitml init && git add .gitml && git commit -m "gitml init"
     """
     from gitml.gitio import find_root
-    from gitml.repo import Repo
+    from gitml.repo import GITML_DIR, Repo
 
-    existed = os.path.exists(os.path.join(find_root(None), ".gitml", "config.yaml"))
+    existed = os.path.exists(os.path.join(find_root(None), GITML_DIR, "config.yaml"))
     repo = Repo.init()
     if quiet:
         return

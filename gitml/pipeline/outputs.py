@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from gitml import gitio, tracked, workspace
 from gitml.errors import BadInputError
-from gitml.fsutil import walk_files
 from gitml.pointer import Pointer
 
 if TYPE_CHECKING:
@@ -39,24 +38,11 @@ def clear(repo: Repo, stage: Stage) -> None:
     for o in stage.outs:
         full = repo.abspath(o.path)
         if o.persist:
-            _unshare(repo, full)
+            workspace.unshare(repo, full)
         elif os.path.isdir(full) and not os.path.islink(full):
             shutil.rmtree(full)
         elif os.path.lexists(full):
             os.unlink(full)
-
-
-def _unshare(repo: Repo, full: str) -> None:
-    if os.path.isdir(full):
-        paths = [e.path for _, e in walk_files(full)]
-    else:
-        paths = [full] if os.path.lexists(full) else []
-    for path in paths:
-        if repo.store.is_linked(path):
-            tmp = path + ".gitml-unlink"
-            with open(path, "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 22)
-            os.replace(tmp, path)
 
 
 def missing(repo: Repo, stage: Stage) -> list[str]:
