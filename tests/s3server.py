@@ -22,6 +22,7 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 WEED = Path(sysconfig.get_path("scripts")) / "weed"
 ACCESS_KEY = "gitml-test-key"
@@ -122,12 +123,27 @@ class S3Server:
                 tail = (self.root / "weed.out").read_text(errors="replace")[-1500:]
                 raise RuntimeError(f"weed exited during start-up:\n{tail}")
             try:
-                client.head_bucket(Bucket=self.bucket)
+                self._round_trip(client)
                 return
             except Exception:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"weed did not answer within {timeout:g}s")
+
+    def _round_trip(self, client: Any) -> None:
+        """Raise until the server serves data, not only its bucket: after a restart the S3
+        gateway answers before the volume server has registered, and reads then fail with
+        InternalError for a moment. A probe is written, read back and deleted, and one
+        object already stored (if any) is read."""
+        client.head_bucket(Bucket=self.bucket)
+        key = "gitml-readiness-probe"
+        client.put_object(Bucket=self.bucket, Key=key, Body=b"ok")
+        assert client.get_object(Bucket=self.bucket, Key=key)["Body"].read() == b"ok"
+        client.delete_object(Bucket=self.bucket, Key=key)
+        listed = client.list_objects_v2(Bucket=self.bucket, MaxKeys=1).get("Contents", [])
+        if listed:
+            client.get_object(Bucket=self.bucket, Key=listed[0]["Key"],
+                              Range="bytes=0-0")["Body"].read()
 
     def kill(self) -> None:
         """SIGKILL the server (a crash); :meth:`start` brings it back with its data."""
