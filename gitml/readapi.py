@@ -15,6 +15,7 @@ from typing import IO, Any
 from gitml import gitio, manifest, pointer
 from gitml.errors import GitError, GitmlError, IntegrityError, MissingObjectError
 from gitml.hashing import hash_bytes
+from gitml.memo import Memo
 from gitml.repo import Repo
 
 
@@ -36,11 +37,13 @@ class RevReader:
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
         self.batch = gitio.BatchReader(repo.root)
+        self.memo = Memo(os.path.join(repo.gitml_dir, "tmp", "revmemo"))
         self._manifests: dict[str, dict[str, str]] = {}
         self._commits: dict[str, str] = {}
 
     def close(self) -> None:
         self.batch.close()
+        self.memo.save()
 
     def __enter__(self) -> RevReader:
         return self

@@ -25,6 +25,7 @@ WORKSPACE = "workspace"
 MAX_BYTES = {"yaml": 4 << 20, "json": 16 << 20, "toml": 16 << 20,
              "csv": structured.MAX_BYTES, "tsv": structured.MAX_BYTES}
 MAX_KEYS = 250_000  # a metrics file with more values is refused rather than printed
+_MEMO_TREE_MAX = 2000  # larger trees are read each time rather than kept in the memo
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,6 @@ class Loader:
         self._parsed: dict[tuple[str, str], tuple[dict[str, Any] | None, str | None]] = {}
         self._projects: dict[str, Declared | str] = {}
         self._ws_files: list[str] | None = None
-        self._oid_len = 20
 
     def close(self) -> None:
         if self._own_reader:
@@ -173,9 +173,12 @@ class Loader:
         cached = self._projects.get(sha)
         source = f"{rev.label}:{project.PROJECT_FILE}"
         if cached is None:
+            memo_key = ("project", sha)
             try:
-                data = self.reader.batch.read(sha) or b""
-                doc = project.parse(data, source)
+                doc = self.reader.memo.get(memo_key)
+                if doc is None:
+                    doc = project.parse(self.reader.batch.read(sha) or b"", source)
+                    self.reader.memo.put(memo_key, doc)
                 cached = metricspec.declared(doc, self.kind, source)
             except FormatError as e:
                 cached = e.problem
@@ -188,12 +191,15 @@ class Loader:
     def _tree(self, sha: str) -> dict[str, tuple[str, str]]:
         entries = self._trees.get(sha)
         if entries is None:
-            obj = self.reader.batch.read_object(sha)
-            if obj is None or obj[1] != "tree" or obj[2] is None:
-                raise GitError(f"cannot read tree {sha}")
-            self._oid_len = len(sha) // 2
-            entries = {name: (mode, oid) for mode, name, oid
-                       in gitio.parse_tree(obj[2], self._oid_len)}
+            entries = self.reader.memo.get(("tree", sha))
+            if entries is None:
+                obj = self.reader.batch.read_object(sha)
+                if obj is None or obj[1] != "tree" or obj[2] is None:
+                    raise GitError(f"cannot read tree {sha}")
+                entries = {name: (mode, oid) for mode, name, oid
+                           in gitio.parse_tree(obj[2], len(sha) // 2)}
+                if len(entries) <= _MEMO_TREE_MAX:
+                    self.reader.memo.put(("tree", sha), entries)
             self._trees[sha] = entries
         return entries
 
@@ -306,9 +312,15 @@ class Loader:
             if kind == "blob":
                 key = (ref, fmt)
                 if key not in self._parsed:
-                    obj = self.reader.batch.read_object(ref, limit=limit)
-                    self._parsed[key] = self._parse(obj[2] if obj else b"", obj[3] if obj else 0,
-                                                    path, fmt)
+                    memo_key = ("parsed", ref, fmt, self.kind)
+                    parsed = self.reader.memo.get(memo_key)
+                    if parsed is None:
+                        obj = self.reader.batch.read_object(ref, limit=limit)
+                        parsed = self._parse(obj[2] if obj else b"", obj[3] if obj else 0,
+                                             path, fmt)
+                        if obj is not None:
+                            self.reader.memo.put(memo_key, parsed)
+                    self._parsed[key] = parsed
                 data, err = self._parsed[key]
                 return FileData(path, data, err)
             if kind in ("pointer", "wpointer"):
