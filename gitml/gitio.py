@@ -84,13 +84,28 @@ def run(root: str, *args: str, input: bytes | None = None, check: bool = True,
 def rev_parse(root: str, rev: str) -> str:
     """The commit SHA of ``rev``; an unknown revision is a clear error."""
     if rev.startswith("-"):
-        raise GitError(f"unknown revision {rev!r}")
+        raise unknown_revision(root, rev)
     out = run(root, "rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}",
               check=False)
     sha = out.decode().strip()
     if not sha:
-        raise GitError(f"unknown revision {rev!r}")
+        raise unknown_revision(root, rev)
     return sha
+
+
+def no_commit_yet(root: str) -> bool:
+    """True in a repository without any commit (HEAD unborn, no branch, no tag)."""
+    head = run(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+    return not head.strip() and not run(root, "for-each-ref", "--count=1", "refs/heads/",
+                                        "refs/tags/", check=False).strip()
+
+
+def unknown_revision(root: str, rev: str) -> GitError:
+    """The error for a revision that does not resolve; it says when there is no commit at all
+    (a fresh ``git init``), where 'unknown revision HEAD' alone would puzzle."""
+    if no_commit_yet(root):
+        return GitError(f"unknown revision {rev!r}: the repository has no commit yet")
+    return GitError(f"unknown revision {rev!r}")
 
 
 def tracked(root: str, paths: Iterable[str]) -> list[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitml import compare
+from gitml import compare, gitio
 from gitml.compare import MetricChange
 from gitml.errors import BadInputError, FormatError
 from gitml.metricspec import Declared, Rule, match_path
@@ -77,12 +77,15 @@ def diff_report(kind: str, a: str | None = None, b: str | None = None, *,
     repo = repo or Repo()
     if a is None and b is not None:
         raise BadInputError("give the older revision first")
+    # Before the first commit, the default baseline is nothing: every value is new.
+    unborn = a is None and gitio.no_commit_yet(repo.root)
     a = a or "HEAD"
     pats = prefix_targets(repo, targets) if targets else None
     with RevReader(repo) as reader, Loader(repo, kind, pats, reader) as loader:
-        ra = Rev(WORKSPACE) if a == WORKSPACE else resolve(reader, a)
+        ra = Rev(WORKSPACE) if a == WORKSPACE else Rev(a) if unborn else resolve(reader, a)
         rb = Rev(WORKSPACE) if b in (None, WORKSPACE) else resolve(reader, b)
-        old, new = loader.snapshot(ra), loader.snapshot(rb)
+        old = Snapshot(ra) if unborn else loader.snapshot(ra)
+        new = loader.snapshot(rb)
     snaps = [old, new]
     _check_targets(kind, pats, snaps)
     _check_strict(snaps, strict)
@@ -104,7 +107,10 @@ def diff_report(kind: str, a: str | None = None, b: str | None = None, *,
 
     changes = compare.diff(old, new, rule_for if kind == "metrics" else None,
                            include_unchanged=include_unchanged)
-    return DiffReport(kind, ra.label, rb.label, changes, _warnings(snaps))
+    warnings = _warnings(snaps)
+    if unborn:
+        warnings.insert(0, f"the repository has no commit yet: every {kind[:-1]} value is new")
+    return DiffReport(kind, ra.label, rb.label, changes, warnings)
 
 
 def _warnings(snaps: list[Snapshot]) -> list[str]:

@@ -13,7 +13,7 @@ import os
 from typing import IO, Any
 
 from gitml import gitio, manifest, pointer
-from gitml.errors import GitError, GitmlError, IntegrityError, MissingObjectError
+from gitml.errors import GitmlError, IntegrityError, MissingObjectError
 from gitml.hashing import hash_bytes
 from gitml.memo import Memo
 from gitml.repo import Repo
@@ -95,7 +95,7 @@ class RevReader:
         if sha is None:
             obj = None if rev.startswith("-") else self.batch.read_object(rev + "^{commit}")
             if obj is None or obj[1] != "commit":
-                raise GitError(f"unknown revision {rev!r}")
+                raise gitio.unknown_revision(self.repo.root, rev)
             sha = self._commits[rev] = obj[0]
         return sha
 

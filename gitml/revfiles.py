@@ -69,10 +69,10 @@ class Snapshot:
 def resolve(reader: RevReader, rev: str) -> Rev:
     """A user's revision (branch, tag, SHA, ``HEAD~2``) -> its commit and tree."""
     if not rev or rev.startswith("-") or "\n" in rev:
-        raise GitError(f"unknown revision {rev!r}")
+        raise gitio.unknown_revision(reader.repo.root, rev)
     obj = reader.batch.read_object(f"{rev}^{{commit}}")
     if obj is None or obj[1] != "commit" or not obj[2] or not obj[2].startswith(b"tree "):
-        raise GitError(f"unknown revision {rev!r}")
+        raise gitio.unknown_revision(reader.repo.root, rev)
     return Rev(rev, obj[0], obj[2][5:obj[2].index(b"\n")].decode())
 
 

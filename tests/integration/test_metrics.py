@@ -384,3 +384,27 @@ def test_nan_and_infinity_stay_valid_json(repo: Path, cli) -> None:
     d = json.loads(cli("metrics", "diff", "--json").out)
     assert d["changes"] == [{"path": "metrics.yaml", "key": "loss", "kind": "modified",
                              "old": "nan", "new": 0.5}]
+
+
+def test_before_the_first_commit_diff_shows_all_new_and_a_named_rev_says_no_commit(
+        gitrepo: Path, cli) -> None:
+    assert cli("init", "-q").code == 0
+    write(gitrepo / "gitml.yaml", "metrics:\n  - metrics.json\nparams:\n  - params.yaml\n")
+    write(gitrepo / "metrics.json", json.dumps({"acc": 0.9}))
+    write(gitrepo / "params.yaml", "lr: 0.1\n")
+    before = sorted(p for p in gitrepo.rglob("*") if ".git" not in p.parts)
+    r = cli("metrics", "diff")
+    assert r.code == 0
+    assert r.err.strip() == "warning: the repository has no commit yet: every metric value is new"
+    assert rows(r.out)[1] == ["metrics.json", "acc", "-", "0.9", "added"]
+    r = cli("params", "diff", "--json")
+    assert r.code == 0 and [c["kind"] for c in json.loads(r.out)["changes"]] == ["added"]
+    for args in (("metrics", "diff", "HEAD"), ("metrics", "show", "HEAD"),
+                 ("params", "diff", "main")):
+        r = cli(*args)
+        assert r.code == 2, args
+        assert r.err.strip() == \
+            f"error: unknown revision '{args[-1]}': the repository has no commit yet"
+    assert (cli("exp", "show").code, cli("exp", "show").err.strip()) \
+        == (2, "error: the repository has no commit yet")
+    assert sorted(p for p in gitrepo.rglob("*") if ".git" not in p.parts) == before
