@@ -49,7 +49,15 @@ def _refs(repo: Repo, namespace: str) -> list[str]:
 
 def revisions(repo: Repo, revs: list[str] | None, all_branches: bool,
               all_tags: bool) -> list[str] | None:
-    """The revisions to read pointers from; None means the workspace."""
+    """The revisions to read pointers from; None means the workspace.
+
+    Named revisions and every branch/tag are alternatives: both at once is refused rather
+    than silently merged (every branch and every tag together is fine)."""
+    if revs and (all_branches or all_tags):
+        every = " and ".join(f for f, on in (("--all-branches", all_branches),
+                                              ("--all-tags", all_tags)) if on)
+        raise BadInputError(f"--rev cannot be combined with {every}: give the revisions, "
+                            "or every branch/tag, not both")
     if not (revs or all_branches or all_tags):
         return None
     out = list(revs or [])

@@ -159,6 +159,33 @@ def test_push_and_fetch_need_a_usable_remote(repo: Path, cli, tmp_path: Path) ->
     assert "Traceback" not in r.err and (tmp_path / "afile").read_text() == "not a remote"
 
 
+def test_rev_with_all_branches_or_all_tags_is_refused_and_changes_nothing(
+        repo: Path, cli, tmp_path: Path) -> None:
+    write(repo / "a.txt", "a")
+    assert cli("add", "a.txt").code == 0
+    git(repo, "add", "a.txt.gitml", ".gitignore")
+    git(repo, "commit", "-q", "-m", "a")
+    git(repo, "tag", "v1")
+    store = tmp_path / "store"
+    store.mkdir()
+    assert cli("remote", "add", "nas", str(store)).code == 0
+    before = sorted(p.relative_to(repo) for p in repo.rglob("*") if ".git" not in p.parts)
+    for cmd in ("push", "fetch", "pull"):
+        for flags, named in ((["--all-branches"], "--all-branches"),
+                             (["--all-tags"], "--all-tags"),
+                             (["--all-branches", "--all-tags"], "--all-branches and --all-tags")):
+            r = cli(cmd, "--rev", "HEAD", *flags)
+            assert (r.code, r.err.strip()) == (2, f"error: --rev cannot be combined with {named}: "
+                                                  "give the revisions, or every branch/tag, "
+                                                  "not both"), (cmd, flags)
+            assert r.out == ""
+    assert list(store.iterdir()) == []
+    assert sorted(p.relative_to(repo) for p in repo.rglob("*") if ".git" not in p.parts) == before
+    # every branch and every tag together is not ambiguous
+    r = cli("push", "--all-branches", "--all-tags", "--json")
+    assert r.code == 0 and json.loads(r.out)["transferred"] == 1
+
+
 def test_remote_directory_given_relative_to_a_subdirectory(repo: Path, cli, tmp_path: Path,
                                                            monkeypatch) -> None:
     (repo / "sub").mkdir()
