@@ -17,7 +17,7 @@ import os
 import stat
 from collections.abc import Iterator
 
-from gitml import faults
+from gitml import directio, faults
 from gitml.errors import BadInputError, IntegrityError, MissingObjectError
 from gitml.fsutil import TMP_PREFIX, FileLock, fsync_dir, syncfs, tmp_name, write_all
 from gitml.hashing import CHUNK, PREFIX, SMALL, copy_and_hash, hash_bytes, hash_file, is_oid
@@ -148,9 +148,14 @@ class Store:
         src_fd = os.open(src, os.O_RDONLY)
         try:
             tmp = self._new_tmp("put")
-            dst_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
+            if (size if size is not None else os.fstat(src_fd).st_size) >= directio.DIRECT_MIN:
+                dst_fd, _ = directio.open_direct(tmp, _RO)
+                copy = directio.copy_and_hash
+            else:
+                dst_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
+                copy = copy_and_hash
             try:
-                oid, n = copy_and_hash(src_fd, dst_fd)
+                oid, n = copy(src_fd, dst_fd)
             except BaseException:
                 os.close(dst_fd)
                 os.unlink(tmp)
