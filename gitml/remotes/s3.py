@@ -72,6 +72,8 @@ class S3Backend:
                 f"remote {name}: set both access_key_id and secret_access_key in "
                 f".gitml/config.local.yaml, or neither (to use the AWS credential chain)")
         self.retries = int(options.get("retries") or 5)
+        self._probe_lock = threading.Lock()
+        self._probed: dict[int, str | None] = {}
         try:
             session = boto3.session.Session(
                 botocore_session=_botocore_session(options.get("profile") or None),
@@ -115,6 +117,9 @@ class S3Backend:
             err = e.response.get("Error", {})
             code = str(err.get("Code", ""))
             status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if (not code or code.isdigit()) and isinstance(status, int) and status >= 400:
+                # a HEAD response has no body, so no S3 code: ask for one once
+                code = self._code_for(status) or f"HTTP {status}"
             if code in _AUTH_CODES or status == 403:
                 return RemoteAuthError(
                     f"{self._where()} refused the credentials ({code or status}): check "
@@ -137,6 +142,29 @@ class S3Backend:
         if isinstance(e, bx.BotoCoreError):
             return RemoteError(f"{self._where()}: {e}")
         return e
+
+    def _code_for(self, status: int) -> str | None:
+        """The S3 error code (``AccessDenied``, ``InvalidAccessKeyId`` ...) behind a bare
+        HTTP ``status``: one ranged GET of a key under the prefix (same credentials and
+        permissions as a HEAD, but the error comes with a body) answered with that status.
+        Asked once per backend; None when the answer differs or cannot be had."""
+        from botocore.exceptions import ClientError
+
+        with self._probe_lock:
+            if status not in self._probed:
+                found = None
+                try:
+                    self.client.get_object(Bucket=self.bucket, Key=self.prefix + "objects/",
+                                           Range="bytes=0-0")
+                except ClientError as e:
+                    code = str(e.response.get("Error", {}).get("Code", ""))
+                    got = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                    if got == status and code and not code.isdigit():
+                        found = code
+                except Exception:  # noqa: BLE001 - only a better message was at stake
+                    pass
+                self._probed[status] = found
+            return self._probed[status]
 
     def _call(self, fn: Any, **kw: Any) -> Any:
         try:

@@ -174,3 +174,30 @@ def test_refused_credentials_exit_2_with_no_secret_shown_and_nothing_written(
     assert r.code == 2 and "refused the credentials" in r.err and "bad-456" not in r.err
     assert len(remote.objects()) == before
     git(repo, "status")  # the repository is untouched and usable
+
+
+@pytest.mark.parametrize("path", ["fast", "boto-only"])
+def test_refused_push_and_status_name_the_s3_error_code_not_403(
+        repo: Path, cli, tmp_path: Path, monkeypatch, request, s3: s3server.S3Server,
+        path: str) -> None:
+    # push and status --remote start with HEAD requests, whose 403 has no body (no S3 code)
+    if path == "boto-only":
+        monkeypatch.setenv("GITML_S3_BOTO_ONLY", "1")
+    remote = add_remote("s3", repo, tmp_path, cli, request)
+    (repo / "a.txt").write_text("a")
+    assert cli("add", "a.txt").code == 0
+    for k in ("access_key_id", "secret_access_key"):
+        assert cli("remote", "modify", "--local", "storage", k, "--unset").code == 0
+    for key_id, code in ((s3.access_key, "SignatureDoesNotMatch"),
+                         ("nobody", "InvalidAccessKeyId")):
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-123")
+        for args in (("push",), ("status", "--remote")):
+            r = cli(*args)
+            assert r.code == 2, (args, r.err)
+            lines = r.err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: remote storage (s3://")
+            assert f"refused the credentials ({code}): check" in lines[0], (args, lines[0])
+            assert "403" not in lines[0] and "wrong-secret-123" not in r.err + r.out
+            assert s3.secret_key not in r.err + r.out
+    assert remote.objects() == {}
