@@ -277,6 +277,7 @@ def drift(reference: Table, current: Table, config: DriftConfig | None = None
 
     cfg = config or parse_config(None)
     sr, sc = reference.schema, current.schema
+    _check_names(cfg, list(dict.fromkeys([*sr.names, *sc.names])))
     report = DriftReport(reference.name, current.name, 0, 0, cfg)
     numeric, categorical = [], []
     for f in sr:
@@ -316,6 +317,19 @@ def drift(reference: Table, current: Table, config: DriftConfig | None = None
                                    reasons=["not in the reference"])
                        for f in sc if f.name not in sr.names and f.name not in cfg.exclude]
     return report
+
+
+def _check_names(cfg: DriftConfig, known: list[str]) -> None:
+    """``exclude`` and ``columns`` must name columns of either table: a typo would
+    otherwise be ignored without a word (an excluded id column failing, a threshold
+    never applied)."""
+    for key, names in (("exclude", list(cfg.exclude)), ("columns", list(cfg.columns))):
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            shown = ", ".join(known[:10]) + (f", ... ({len(known) - 10} more)"
+                                              if len(known) > 10 else "")
+            raise _err(key, f"unknown column{'s' * (len(unknown) > 1)} "
+                            f"{', '.join(map(repr, unknown))} (available: {shown})")
 
 
 def _column(c: str, t: Any, ref: _Side, cur: _Side, cats: Any, cfg: DriftConfig

@@ -103,6 +103,30 @@ def test_bad_config_exit_2(repo: Path, cli, yaml_text: str, words: str) -> None:
     assert r.code == 2 and words in r.err and "gitml.yaml" in r.err, r.err
 
 
+@pytest.mark.parametrize("yaml_text,line", [
+    ("drift:\n  exclude: [user_id, usr_id]\n",
+     "error: gitml.yaml: drift: exclude: unknown column 'usr_id' (available: age, country, "
+     "user_id, day, extra)"),
+    ("drift:\n  columns:\n    agee: {psi: 0.3}\n    Country: {frequency: 0.2}\n",
+     "error: gitml.yaml: drift: columns: unknown columns 'agee', 'Country' (available: age, "
+     "country, user_id, day, extra)"),
+])
+def test_unknown_column_in_exclude_or_columns_exit_2(repo: Path, cli, yaml_text: str,
+                                                     line: str) -> None:
+    put(repo / "ref.parquet", sample(500, 1))
+    put(repo / "cur.parquet", {**sample(500, 2), "extra": list(range(500))})
+    write(repo / "gitml.yaml", yaml_text)
+    before = {p: p.read_bytes() for p in repo.iterdir() if p.is_file()}
+    for extra in ((), ("--json",)):
+        r = cli("monitor", "drift", "ref.parquet", "cur.parquet", *extra)
+        assert (r.code, r.err.strip(), r.out) == (2, line, "")
+    assert {p: p.read_bytes() for p in repo.iterdir() if p.is_file()} == before
+    # a column only the current data has may be excluded
+    write(repo / "gitml.yaml", "drift:\n  exclude: [user_id, extra]\n")
+    r = cli("monitor", "drift", "ref.parquet", "cur.parquet", "--json")
+    assert r.code == 0 and "extra" not in by_name(json.loads(r.out))
+
+
 def test_empty_and_unreadable_tables_exit_2(repo: Path, cli) -> None:
     put(repo / "ref.parquet", {"a": [1.0, 2.0]})
     put(repo / "empty.parquet", {"a": pa.array([], pa.float64())})
