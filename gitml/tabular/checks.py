@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gitml.errors import FormatError
-from gitml.tabular.rules import Rule, Target, parse, type_matches
+from gitml.tabular.rules import Rule, Target, check_values, parse, type_matches
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -362,6 +362,7 @@ def run_checks(repo: Repo, targets: list[str] | None = None,
     wanted = [to_rel(repo.root, t) for t in targets] if targets else None
     report = CheckReport()
     with RevReader(repo) as reader:
+        todo: list[FileReport | tuple[Target, Table]] = []  # in the order of the plan
         for target in plan:
             paths = _candidates(repo, target.pattern)
             if wanted is not None:
@@ -370,7 +371,7 @@ def run_checks(repo: Repo, targets: list[str] | None = None,
                 if not paths:
                     continue
             if not paths:
-                report.files.append(FileReport(target.pattern, target.pattern, None, [
+                todo.append(FileReport(target.pattern, target.pattern, None, [
                     RuleResult("exists", None, False, 0, "no data matches this target",
                                describe="exists")]))
                 continue
@@ -378,5 +379,9 @@ def run_checks(repo: Repo, targets: list[str] | None = None,
                 # a table that cannot be read is bad input (exit 2), not a failed rule
                 table = open_table(os.path.relpath(repo.abspath(rel)), repo, reader)
                 table.name = rel
-                report.files.append(check_table(table, list(target.rules), target.pattern))
+                check_values(target.pattern, target.rules, table.schema, rel)  # footer only
+                todo.append((target, table))
+        for item in todo:  # rows are read only once every rule fits its column
+            report.files.append(item if isinstance(item, FileReport) else
+                                check_table(item[1], list(item[0].rules), item[0].pattern))
     return report

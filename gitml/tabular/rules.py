@@ -182,6 +182,10 @@ def _column_rules(where: str, col: str, body: Any) -> list[Rule]:
         elif key == "allowed":
             if not isinstance(value, list) or not value:
                 raise _err(w, "expected a list of values")
+            kinds = {_kind(v) for v in value if v is not None}
+            if "other" in kinds or len(kinds) > 1:
+                raise _err(w, "expected values of one kind (all numbers, all text or all "
+                              f"true/false), not {value!r}")
             rules.append(Rule("allowed", col, tuple(value)))
         elif key == "regex":
             if not isinstance(value, str):
@@ -203,6 +207,80 @@ def _column_rules(where: str, col: str, body: Any) -> list[Rule]:
     if (isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo > hi):
         raise _err(where, f"min {lo} is above max {hi}")
     return rules
+
+
+def _kind(v: Any) -> str:
+    import datetime
+
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    return "text" if isinstance(v, (str, datetime.date)) else "other"
+
+
+def _expected(t: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_integer(t):
+        return "a whole number"
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "a number"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "text"
+    if pa.types.is_date(t):
+        return "a date such as 2024-01-31"
+    if pa.types.is_timestamp(t):
+        return "a timestamp such as 2024-01-31 12:00:00"
+    if pa.types.is_boolean(t):
+        return "true or false"
+    return f"a {t} value"
+
+
+def _fits(v: Any, t: Any) -> bool:
+    """Whether a min/max/allowed value can be compared with a column of type ``t``: numbers
+    with numbers, text with text, and (as the checks cast them) nothing else silently."""
+    import pyarrow as pa
+
+    kind = _kind(v)
+    if pa.types.is_boolean(t):
+        return kind == "bool"
+    if pa.types.is_integer(t):
+        if kind != "number" or (isinstance(v, float) and not v.is_integer()):
+            return False
+    elif pa.types.is_floating(t) or pa.types.is_decimal(t):
+        if kind != "number":
+            return False
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        return isinstance(v, str)
+    elif (pa.types.is_date(t) or pa.types.is_timestamp(t)) and kind != "text":
+        return False
+    try:
+        pa.scalar(v).cast(t)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
+        return False
+    return True
+
+
+def check_values(pattern: str, rules: tuple[Rule, ...] | list[Rule], schema: Any,
+                 table: str) -> None:
+    """``min``, ``max`` and ``allowed`` values must fit their column's type in ``schema`` (a
+    table's footer), checked before any row is read; one line naming the rule and what it
+    expects. A missing column is left to the check itself (a failed rule)."""
+    import pyarrow as pa
+
+    for r in rules:
+        if r.kind not in ("min", "max", "allowed") or not isinstance(r.column, str) \
+                or r.column not in schema.names:
+            continue
+        t = schema.field(r.column).type
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        for v in r.arg if r.kind == "allowed" else (r.arg,):
+            if v is not None and not _fits(v, t):
+                raise _err(f"{pattern}: columns.{r.column}.{r.kind}",
+                           f"expected {_expected(t)} ({r.column} is {t} in {table}), "
+                           f"not {v!r}")
 
 
 def type_matches(spec: str, t: Any) -> bool:

@@ -136,7 +136,7 @@ def test_run_checks_api_for_the_hook(repo: Path) -> None:
     ("checks:\n  t.parquet:\n    rows: {min: -1}\n", "expected a row count"),
     ("checks:\n  t.parquet:\n    max_null_fraction: 2\n", "between 0 and 1"),
     ("checks:\n  t.parquet: [v]\n", "expected a mapping of rules"),
-    ("checks:\n  t.parquet:\n    columns: {v: {min: abc}}\n", "cannot be compared"),
+    ("checks:\n  t.parquet:\n    columns: {v: {min: abc}}\n", "expected a whole number"),
     ("checks: [1]\n", "expected a mapping"),
 ])
 def test_rules_that_do_not_parse_exit_2(repo: Path, cli, yaml_text: str, words: str) -> None:
@@ -145,6 +145,40 @@ def test_rules_that_do_not_parse_exit_2(repo: Path, cli, yaml_text: str, words: 
     r = cli("data", "check")
     assert r.code == 2 and words in r.err and "gitml.yaml" in r.err, r.err
     assert len(r.err.strip().splitlines()) == 1 and r.out == ""
+
+
+@pytest.mark.parametrize("rules,line", [
+    ("age: {min: abc}", "columns.age.min: expected a whole number (age is int64 in "
+                        "data/b.parquet), not 'abc'"),
+    ("name: {max: 5}", "columns.name.max: expected text (name is string in data/b.parquet), "
+                       "not 5"),
+    ("day: {min: soon}", "columns.day.min: expected a date such as 2024-01-31 (day is "
+                         "date32[day] in data/b.parquet), not 'soon'"),
+    ("name: {allowed: [1, 2]}", "columns.name.allowed: expected text (name is string in "
+                                "data/b.parquet), not 1"),
+    ("age: {allowed: [1, x]}", "columns.age.allowed: expected values of one kind (all "
+                               "numbers, all text or all true/false), not [1, 'x']"),
+    ("age: {unique: 3}", "columns.age.unique: expected true or false, not 3"),
+])
+def test_rule_values_of_the_wrong_type_exit_2_before_any_row_is_read(
+        repo: Path, cli, rules: str, line: str) -> None:
+    import datetime
+
+    put(repo / "data" / "b.parquet", {"age": [1, 2, 3], "name": ["a", "b", "c"],
+                                      "day": [datetime.date(2024, 1, d) for d in (1, 2, 3)]})
+    write(repo / "gitml.yaml", f"checks:\n  data/*.parquet:\n    columns:\n      {rules}\n")
+    before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
+    for extra in ((), ("--json",)):
+        r = cli("data", "check", *extra)
+        assert (r.code, r.out, r.err.strip()) == (2, "", f"error: gitml.yaml: checks: "
+                                                         f"data/*.parquet: {line}")
+    assert {p: p.read_bytes() for p in repo.rglob("*")
+            if p.is_file() and ".git" not in p.parts} == before
+    # values that fit their columns run as before
+    write(repo / "gitml.yaml", "checks:\n  data/*.parquet:\n    columns:\n"
+          "      age: {min: 1.0, max: 3, allowed: [1, 2, 3]}\n"
+          "      name: {min: a, allowed: [a, b, c]}\n      day: {min: 2024-01-01}\n")
+    assert cli("data", "check").code == 0
 
 
 def test_unreadable_or_empty_data_exit_2(repo: Path, cli) -> None:
