@@ -6,8 +6,8 @@ durable); ``O_DIRECT`` sends the bytes straight to the device: a durable 1 GiB c
 took 0.5-0.8 s here against 1.5-3.9 s for ``cp`` then ``sync``. Two more threads write
 blocks while the first reads and hashes the next.
 
-Where the file system refuses ``O_DIRECT`` (tmpfs before Linux 6.6, some network file systems) the copy
-falls back to ordinary writes; the result is the same file.
+Where the file system refuses ``O_DIRECT`` (tmpfs before Linux 6.6, some network file
+systems) the copy falls back to ordinary writes; the result is the same file.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The revision memo (.gitml/tmp/revmemo): a second read of the same revisions parses nothing again."""
+"""The revision memo (.gitml/tmp/revmemo): a second read of a revision parses nothing again."""
 
 from __future__ import annotations
 
