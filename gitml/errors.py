@@ -7,6 +7,8 @@ docs/cli.md.
 
 from __future__ import annotations
 
+from typing import Any
+
 EXIT_OK = 0
 EXIT_FOUND = 1  # a check found something: corruption, a failed data check, a blocked hook
 EXIT_USAGE = 2  # bad input or usage
@@ -25,6 +27,18 @@ class GitmlError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled whole (type, message, attributes) whatever the subclass's __init__ takes:
+        # a forked worker hands its error to the parent this way (gitml/forkpool.py)
+        return _restore, (type(self), self.message, self.__dict__)
+
+
+def _restore(cls: type[GitmlError], message: str, state: dict[str, Any]) -> GitmlError:
+    e = cls.__new__(cls)
+    Exception.__init__(e, message)
+    e.__dict__.update(state)
+    return e
 
 
 class NotARepoError(GitmlError):

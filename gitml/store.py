@@ -15,9 +15,9 @@ import errno
 import fcntl
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from gitml import directio, faults
+from gitml import directio, faults, forkpool
 from gitml.errors import BadInputError, IntegrityError, MissingObjectError
 from gitml.fsutil import TMP_PREFIX, FileLock, fsync_dir, syncfs, tmp_name, write_all
 from gitml.hashing import CHUNK, PREFIX, SMALL, copy_and_hash, hash_bytes, hash_file, is_oid
@@ -168,6 +168,18 @@ class Store:
         else:
             self._publish(tmp, oid)
         return oid, n
+
+    def put_files(self, files: list[tuple[str, int]],
+                  progress: Callable[[int], None] | None = None) -> list[tuple[str, int]]:
+        """:meth:`put_file` of each (path, size), split between two processes when many.
+
+        Returns their (oid, size) in order.
+        """
+        out = forkpool.split_map(lambda f: self.put_file(*f), files, progress)
+        if len(files) >= forkpool.MIN_ITEMS:  # a child's writes: flush the file system
+            self._dirty = True
+            self._written.extend([""] * (_FEW + 1 - len(self._written)))
+        return out
 
     def _clone(self, src: str, dst: str) -> bool:
         """Reflink ``src`` to a new file ``dst``; False (and no file) when unsupported."""

@@ -193,12 +193,11 @@ def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
             known = manifest.oids(store.read_bytes(old.oid))
     entries: list[Entry] = []
     stats: dict[str, os.stat_result] = {}
+    new: list[int] = []  # indexes in entries of files to store
     total = 0
-    # The loop runs once per file of directories of 100,000 files: the cache check and the
-    # store call are inlined, and entries are plain tuples in Entry's field order.
+    # The loop runs once per file of directories of 100,000 files: the cache check is
+    # inlined, and entries are plain tuples in Entry's field order.
     cached = hasher.cache.entries
-    put_cache = hasher.cache.put
-    put_file = store.put_file
     has = store.has
     suffix = pointer.SUFFIX
     with Progress(f"adding {rel}", unit="files") as bar:
@@ -206,10 +205,9 @@ def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
         for frel, st in scan_stats(full).items():
             if frel.endswith(suffix):
                 raise GitmlError(f"{rel}/{frel} is a gitml pointer inside a directory being added")
-            path = f"{full}/{frel}"
             if stat.S_ISLNK(st.st_mode):  # links are followed: their target is stored
                 try:
-                    st = os.stat(path)
+                    st = os.stat(f"{full}/{frel}")
                 except FileNotFoundError:
                     raise GitmlError(f"{rel}/{frel} is a broken symbolic link") from None
             if not stat.S_ISREG(st.st_mode):
@@ -219,14 +217,23 @@ def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
             if (c is not None and c[1] == st.st_mtime_ns and c[0] == st.st_ino and c[2] == size
                     and c[1] < c[4] and (c[3] in known or has(c[3]))):
                 oid = c[3]
+                if show:
+                    bar.update(1, size)
             else:
-                oid = put_file(path, size)[0]
-                put_cache(frel, st, oid)
+                oid = ""
+                new.append(len(entries))
             entries.append((frel, oid, size, bool(st.st_mode & _EXEC)))  # type: ignore[arg-type]
             stats[frel] = st
             total += size
-            if show:
-                bar.update(1, size)
+        # reading, hashing and writing the new files: two processes when there are many
+        stored = store.put_files([(f"{full}/{entries[i][0]}", entries[i][2]) for i in new],
+                                 (lambda n: bar.update(n)) if show else None)
+    put_cache = hasher.cache.put
+    for i, (oid, n) in zip(new, stored, strict=True):
+        frel, _, size, exe = entries[i]
+        put_cache(frel, stats[frel], oid)
+        entries[i] = (frel, oid, n, exe)  # type: ignore[assignment]
+        total += n - size  # the bytes stored, should the file have changed since its stat
     moid, data = manifest.oid_of(entries)
     store.put_bytes(data)
     hasher.cache.set_snapshot(moid, stat_digest(stats)[0])

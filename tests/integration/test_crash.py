@@ -12,6 +12,7 @@ import pytest
 from conftest import git, write
 
 import gitml
+from gitml import forkpool
 from gitml.hashing import hash_file
 
 
@@ -107,3 +108,29 @@ def test_second_process_waits_for_the_workspace_lock(repo: Path, tmp_path: Path)
         gate.touch()
         assert first.wait(timeout=60) == 0
     assert gitml_proc(repo, "add", "b.bin").returncode == 0
+
+
+@pytest.mark.skipif(forkpool.workers() < 2, reason="needs two CPUs and fork")
+@pytest.mark.parametrize("fault, code", [("forkpool.child-item:kill@300", 2),
+                                         ("store.object-written:kill@300", -signal.SIGKILL)])
+def test_two_process_add_killed_then_rerun_gives_the_uninterrupted_result(
+        repo: Path, tmp_path: Path, fault: str, code: int) -> None:
+    """A directory big enough to be stored by two processes; either one is killed."""
+    make_tree(repo, forkpool.MIN_ITEMS + 100)
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    git(ref, "init", "-q")
+    assert gitml_proc(ref, "init").returncode == 0
+    subprocess.run(["cp", "-r", str(repo / "data"), str(ref)], check=True)
+    assert gitml_proc(ref, "add", "data").returncode == 0
+
+    killed = gitml_proc(repo, "add", "data", fault=fault)
+    assert killed.returncode == code, killed.stderr
+    if code == 2:
+        assert "worker process stopped before finishing (signal 9)" in killed.stderr
+    assert not (repo / "data.gitml").exists()
+    every_object_matches_its_name(repo)
+    rerun = gitml_proc(repo, "add", "data")
+    assert rerun.returncode == 0, rerun.stderr
+    assert (repo / "data.gitml").read_text() == (ref / "data.gitml").read_text()
+    every_object_matches_its_name(repo)
