@@ -67,8 +67,12 @@ class Root:
         return None
 
     def put(self, key: str, st: os.stat_result, oid: str, written: bool = False) -> None:
-        (self.written if written else self.read)[key] = (
-            st.st_ino, st.st_mtime_ns, st.st_size, oid)
+        self.put_ids(key, (st.st_ino, st.st_mtime_ns, st.st_size), oid, written)
+
+    def put_ids(self, key: str, ids: tuple[int, int, int], oid: str,
+                written: bool = False) -> None:
+        """:meth:`put` from (inode, mtime_ns, size) alone."""
+        (self.written if written else self.read)[key] = (*ids, oid)
         self.dirty = True
 
     def clean_snapshot(self, oid: str, digest: str, max_mtime: int) -> bool:

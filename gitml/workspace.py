@@ -9,7 +9,7 @@ import stat
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gitml import faults, manifest, pointer, tracked
+from gitml import faults, forkpool, manifest, pointer, tracked
 from gitml.errors import GitmlError, IntegrityError, MissingObjectError, WorkspaceConflictError
 from gitml.fsutil import TMP_PREFIX, atomic_write, remove_empty_dirs, scan_stats
 from gitml.hashing import hash_file
@@ -453,7 +453,6 @@ def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
 
 def _apply(repo: Repo, plan: _Plan, result: CheckoutResult) -> None:
     store, cache = repo.store, repo.statcache
-    made: set[str] = set()
     failed = False
     for path in plan.junk:
         with contextlib.suppress(FileNotFoundError):
@@ -461,27 +460,31 @@ def _apply(repo: Repo, plan: _Plan, result: CheckoutResult) -> None:
     for frel, path in plan.deletes:
         os.unlink(path)
         result.deleted.append(frel)
+    for d in {path.rpartition("/")[0] for _, _, path, _, _ in plan.writes}:
+        os.makedirs(d, exist_ok=True)
+
+    def write(item: tuple[str, str, str, Entry, bool]) -> tuple[int, int, int] | str:
+        _, _, path, e, _ = item
+        try:
+            st = store.link(e.oid, path, executable=e.exec)
+        except MissingObjectError:
+            return "missing"
+        except IntegrityError:
+            return "corrupt"
+        faults.point("checkout.file-written")
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
     with Progress("checkout", total=len(plan.writes)) as bar:
-        for root, key, path, e, new in plan.writes:
-            frel = f"{root}/{key}" if key else root
-            parent = path.rpartition("/")[0]
-            if parent not in made:
-                os.makedirs(parent, exist_ok=True)
-                made.add(parent)
-            try:
-                st = store.link(e.oid, path, executable=e.exec)
-            except MissingObjectError:
-                result.missing.append(frel)
-                failed = True
-                continue
-            except IntegrityError:
-                result.corrupt.append(frel)
-                failed = True
-                continue
-            cache.root(root).put(key, st, e.oid, written=True)
-            faults.point("checkout.file-written")
-            (result.created if new else result.modified).append(frel)
-            bar.update(1, e.size)
+        # two processes when there are many files (gitml/forkpool.py)
+        done = forkpool.split_map(write, plan.writes, bar.update if bar.on else None)
+    for (root, key, _, e, new), got in zip(plan.writes, done, strict=True):
+        frel = f"{root}/{key}" if key else root
+        if got == "missing" or got == "corrupt":
+            (result.missing if got == "missing" else result.corrupt).append(frel)
+            failed = True
+            continue
+        cache.root(root).put_ids(key, got, e.oid, written=True)  # type: ignore[arg-type]
+        (result.created if new else result.modified).append(frel)
     if plan.deletes or failed:  # no empty folders left for files deleted or not written
         for d in plan.dirs:
             remove_empty_dirs(d)

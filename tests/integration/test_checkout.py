@@ -106,3 +106,37 @@ def test_checkout_nothing_to_do_touches_nothing(repo: Path, cli) -> None:
     r = cli("checkout")
     assert r.code == 0 and "Nothing to do" in r.out
     assert os.stat(repo / "d" / "a").st_ino == ino
+
+
+@pytest.mark.parametrize("link", ["copy", "hardlink"])
+def test_many_files_written_by_two_processes(repo: Path, cli, monkeypatch: pytest.MonkeyPatch,
+                                             link: str) -> None:
+    """Past forkpool.MIN_ITEMS files, half are written by a forked child: same workspace,
+    and a corrupt or missing object in either half is reported, never written."""
+    from gitml import forkpool
+
+    if forkpool.workers() < 2:
+        pytest.skip("needs two CPUs and fork")
+    monkeypatch.setattr(forkpool, "MIN_ITEMS", 50)
+    files = {f"d/s{i % 7}/f{i:03d}.bin": os.urandom(40) + bytes([i % 256]) for i in range(300)}
+    for rel, data in files.items():
+        write(repo / rel, data)
+    assert cli("config", "core.link", link).code == 0
+    assert cli("add", "d").code == 0
+    store = gitml.Repo(repo).store
+    first, last = sorted(files)[0], sorted(files)[-1]  # one per process, whatever the order
+    bad, gone = hash_file(repo / first), hash_file(repo / last)
+    os.rename(repo / "d", repo / "d.moved")
+    os.chmod(store.path(bad), 0o644)
+    with open(store.path(bad), "wb") as f:
+        f.write(b"tampered")
+    os.unlink(store.path(gone))
+    r = cli("checkout", "--json")
+    assert r.code == 1, r.err
+    assert first in r.out and last in r.out
+    assert not (repo / first).exists() and not (repo / last).exists()
+    for rel, data in files.items():
+        if rel not in (first, last):
+            assert (repo / rel).read_bytes() == data
+    written = [p for p in (repo / "d").rglob("*") if p.is_file()]
+    assert len(written) == len(files) - 2
