@@ -211,6 +211,8 @@ class RemoteHandle:
         if self.kind == "dir":
             assert self.root is not None
             for p in sorted((self.root / "objects").glob("*/*")):
+                if p.name.startswith(".gitml-tmp-"):  # a killed writer's; never an object
+                    continue
                 assert len(p.parent.name) == 2 and len(p.name) == 30, p
                 out["xxh3:" + p.parent.name + p.name] = p.read_bytes()
             return out

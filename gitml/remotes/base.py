@@ -88,6 +88,11 @@ class Backend(Protocol):
         """
         ...
 
+    def wrote_elsewhere(self) -> None:
+        """Another process (a forked worker) wrote through a copy of this backend: make
+        :meth:`close` flush as if this one had."""
+        ...
+
     def delete(self, oids: list[str]) -> None:
         """Remove objects; ids that are already gone are not an error."""
         ...

@@ -1,7 +1,8 @@
 """A directory remote: a local or mounted directory with the store's layout.
 
-Every object is written to ``<root>/tmp/`` and renamed to its name, so a push killed
-at any moment leaves no partial object under a real name; :meth:`close` makes the
+Every object is written to a temp name beside its own (``objects/ab/.gitml-tmp-...``)
+and renamed to its name, so a push killed at any moment leaves no partial object under a
+real name; :meth:`close` makes the
 push durable with one ``syncfs`` of the remote's file system.
 """
 
@@ -10,10 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import uuid
 from collections.abc import Iterator
 
-from gitml.fsutil import syncfs
+from gitml.fsutil import TMP_PREFIX, syncfs, tmp_name
 from gitml.hashing import CHUNK, PREFIX, is_oid
 from gitml.remotes.base import LIST_THRESHOLD, Progress, RemoteError, exists_by_listing, key_of
 
@@ -31,7 +31,6 @@ class DirectoryBackend:
         self.objects = os.path.join(root, "objects")
         self.tmp = os.path.join(root, "tmp")
         self._dirty = False
-        self._tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         if os.path.lexists(root) and not os.path.isdir(root):
             raise RemoteError(f"remote {url}: {root} exists and is not a directory")
         if not os.path.isdir(root):
@@ -69,16 +68,17 @@ class DirectoryBackend:
         return exists_by_listing(self, oids)
 
     # -- writing --------------------------------------------------------------------
-    def _tmp_name(self, oid: str) -> str:
-        return os.path.join(self.tmp, f"{oid[len(PREFIX):]}.{self._tag}.{time.monotonic_ns()}")
-
     def put(self, oid: str, src: str, size: int, data: bytes | None = None,
             progress: Progress | None = None) -> None:
-        tmp = self._tmp_name(oid)
+        # The temp file goes beside its final name: a rename within one directory does not
+        # take the file system's global lock for cross-directory renames, which two
+        # writers (transfer._Runner's processes) would otherwise queue on.
+        dst = self._path(oid)
+        tmp = tmp_name(os.path.dirname(dst), oid[len(PREFIX) + 2:])
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
         except FileNotFoundError:
-            os.makedirs(self.tmp, exist_ok=True)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
         try:
             try:
@@ -89,12 +89,7 @@ class DirectoryBackend:
             finally:
                 os.close(fd)
             self._dirty = True
-            dst = self._path(oid)
-            try:
-                os.rename(tmp, dst)
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
-                os.rename(tmp, dst)
+            os.rename(tmp, dst)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -106,19 +101,24 @@ class DirectoryBackend:
                 os.unlink(self._path(oid))
 
     def clean_tmp(self) -> int:
-        """Remove temp files that dead writers left (older than an hour); returns a count."""
+        """Remove temp files that dead writers left (older than an hour) beside objects,
+        or in ``tmp/`` where earlier versions wrote them; returns a count."""
         n = 0
         cutoff = time.time() - _TMP_MAX_AGE
-        try:
-            it = os.scandir(self.tmp)
-        except FileNotFoundError:
-            return 0
-        with it:
-            for e in it:
-                with contextlib.suppress(OSError):
-                    if e.stat(follow_symlinks=False).st_mtime < cutoff:
-                        os.unlink(e.path)
-                        n += 1
+        dirs = [self.tmp] + [os.path.join(self.objects, d) for d in _subdirs(self.objects)]
+        for d in dirs:
+            try:
+                it = os.scandir(d)
+            except FileNotFoundError:
+                continue
+            with it:
+                for e in it:
+                    if d != self.tmp and not e.name.startswith(TMP_PREFIX):
+                        continue
+                    with contextlib.suppress(OSError):
+                        if e.stat(follow_symlinks=False).st_mtime < cutoff:
+                            os.unlink(e.path)
+                            n += 1
         return n
 
     # -- reading --------------------------------------------------------------------
@@ -144,6 +144,11 @@ class DirectoryBackend:
         finally:
             os.close(sfd)
         return True
+
+    processes = True  # file-system calls: two processes beat threads (transfer._Runner)
+
+    def wrote_elsewhere(self) -> None:
+        self._dirty = True
 
     def close(self) -> None:
         if self._dirty:

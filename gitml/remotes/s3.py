@@ -287,6 +287,9 @@ class S3Backend:
                 raise RemoteError(f"{self._where()}: cannot delete {first.get('Key')}: "
                                   f"{first.get('Code')} {first.get('Message', '')}".rstrip())
 
+    def wrote_elsewhere(self) -> None:
+        """Nothing to flush: an object is durable on S3 once its PUT returns."""
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.client.close()

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gitml import forkpool
 from gitml.errors import IntegrityError
 from gitml.fsutil import syncfs, tmp_name
 from gitml.hashing import SMALL, hash_bytes, hash_file
@@ -93,24 +94,39 @@ class PullResult:
 
 # -- the parallel runner ------------------------------------------------------------------
 class _Runner:
-    """Runs one function per object on a thread pool; counts, reports, stops on errors."""
+    """Runs one function per object in parallel; counts, reports, stops on errors.
 
-    def __init__(self, jobs: int, bar: Progress, result: TransferResult) -> None:
+    Threads for a network backend (each waits on requests). A backend that says
+    ``processes`` (a directory: the work is file-system calls, which threads only slow
+    down) gets two processes instead when there are many objects (gitml/forkpool.py);
+    the child's reports are recorded and replayed here.
+    """
+
+    def __init__(self, jobs: int, bar: Progress, result: TransferResult,
+                 backend: Backend) -> None:
         self.jobs = jobs
         self.bar = bar
         self.result = result
+        self.backend = backend
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.count = 0
         self.fail_after = int(os.environ.get(FAIL_AFTER_ENV) or 0)
+        self.events: list[tuple[Any, ...]] | None = None  # set in a forked child only
 
     def progress(self, nbytes: int) -> None:
+        if self.events is not None:
+            self.events.append(("bytes", nbytes))
+            return
         with self.lock:
             self.result.bytes += nbytes
             self.bar.update(0, nbytes)
 
     def done(self, nbytes: int) -> None:
         """One object arrived; ``nbytes`` not yet reported through :meth:`progress`."""
+        if self.events is not None:
+            self.events.append(("done", nbytes))
+            return
         with self.lock:
             self.count += 1
             self.result.transferred += 1
@@ -121,11 +137,18 @@ class _Runner:
             _fault(self.count)
 
     def problem(self, kind: str, w: Want, **extra: str) -> None:
+        if self.events is not None:
+            self.events.append(("problem", kind, w.oid, w.path, extra))
+            return
         with self.lock:
             getattr(self.result, kind).append({"oid": w.oid, "path": w.path, **extra})
             self.bar.update(1)
 
     def run(self, wants: list[Want], fn: Callable[[Want], None]) -> None:
+        if (getattr(self.backend, "processes", False) and self.jobs > 1
+                and len(wants) >= forkpool.MIN_ITEMS and forkpool.workers() > 1):
+            self._run_split(wants, fn)
+            return
         # Enough tasks to keep every worker busy to the end; up to 64 small objects per
         # task when there are many, to amortise the pool's per-task cost.
         per_task = max(1, min(_BATCH_OBJECTS, len(wants) // (self.jobs * 4)))
@@ -142,6 +165,32 @@ class _Runner:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
+
+    def _run_split(self, wants: list[Want], fn: Callable[[Want], None]) -> None:
+        parent = os.getpid()
+
+        def one(w: Want) -> list[tuple[Any, ...]] | None:
+            if os.getpid() == parent:
+                fn(w)
+                return None
+            self.events = []
+            fn(w)
+            return self.events
+
+        # the bar counts the child's objects as they come; their bytes and reports after
+        replies = forkpool.split_map(one, wants, lambda n: self.bar.update(n))
+        self.backend.wrote_elsewhere()  # the child's writes: the backend flushes on close
+        result = self.result
+        for events in replies:
+            for kind, *args in events or ():
+                if kind == "problem":
+                    what, oid, path, extra = args
+                    getattr(result, what).append({"oid": oid, "path": path, **extra})
+                    continue
+                if kind == "done":
+                    result.transferred += 1
+                result.bytes += args[0]
+                self.bar.update(0, args[0])
 
     def _batch(self, batch: list[Want], fn: Callable[[Want], None]) -> None:
         for w in batch:
@@ -203,18 +252,18 @@ def _pusher(repo: Repo, backend: Backend, runner: _Runner) -> Callable[[Want], N
 
 def _fetcher(repo: Repo, backend: Backend, runner: _Runner) -> Callable[[Want], None]:
     store = repo.store
-    os.makedirs(store.tmp, exist_ok=True)
 
-    def publish(tmp: str, oid: str) -> None:
-        dst = store.path(oid)
-        try:
-            os.rename(tmp, dst)
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            os.rename(tmp, dst)
+    made: set[str] = set()
 
     def fetch_one(w: Want) -> None:
-        tmp = tmp_name(store.tmp, w.oid[5:])
+        # the temp file goes beside the object's name: a rename within one directory
+        # does not queue on the file system's lock for cross-directory renames
+        dst = store.path(w.oid)
+        directory = dst.rpartition("/")[0]
+        if directory not in made:
+            os.makedirs(directory, exist_ok=True)
+            made.add(directory)
+        tmp = tmp_name(directory, w.oid[7:])
         try:
             if w.size is not None and w.size <= SMALL:
                 data = backend.read(w.oid)
@@ -244,7 +293,7 @@ def _fetcher(repo: Repo, backend: Backend, runner: _Runner) -> Callable[[Want], 
             if actual != w.oid:
                 runner.problem("corrupt", w, actual=actual, where=f"remote {runner.result.remote}")
                 return
-            publish(tmp, w.oid)
+            os.rename(tmp, dst)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -315,7 +364,7 @@ def _push_wants(repo: Repo, rs: rconfig.RemoteSpec, wants: list[Want], jobs: int
                 todo = [w for w in todo if w.oid not in present]
                 result.present = len(present)
             with Progress(f"push to {rs.name}", total=len(todo), unit="objects") as bar:
-                runner = _Runner(njobs, bar, result)
+                runner = _Runner(njobs, bar, result, backend)
                 fn = _pusher(repo, backend, runner)
                 runner.run([w for w in todo if not w.is_manifest], fn)
                 runner.run([w for w in todo if w.is_manifest], fn)  # manifests last
@@ -341,7 +390,7 @@ def fetch(repo: Repo, targets: list[str] | None = None, remote: str | None = Non
         backend = rconfig.open_backend(repo, rs, jobs=njobs)
         try:
             with Progress(f"fetch from {rs.name}", unit="objects") as bar:
-                runner = _Runner(njobs, bar, result)
+                runner = _Runner(njobs, bar, result, backend)
                 fn = _fetcher(repo, backend, runner)
                 need = {i.ptr.oid: Want(i.ptr.oid, None, i.rel, True)
                         for i in sel.items if i.ptr.is_dir and not store.has(i.ptr.oid)}
@@ -388,7 +437,7 @@ def fetch_objects(repo: Repo, oids: Iterable[str], remote: str | None = None,
             backend = rconfig.open_backend(repo, rs, jobs=njobs)
             try:
                 with Progress(f"fetch from {rs.name}", total=len(todo), unit="objects") as bar:
-                    runner = _Runner(njobs, bar, result)
+                    runner = _Runner(njobs, bar, result, backend)
                     runner.run(todo, _fetcher(repo, backend, runner))
             finally:
                 backend.close()

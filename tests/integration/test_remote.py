@@ -4,6 +4,7 @@ real S3 server (SeaweedFS), the same tests for both (one conformance suite)."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 from pathlib import Path
@@ -241,7 +242,7 @@ def test_corrupt_object_on_the_remote_is_detected_not_stored_and_named(
     store = gitml.Repo().store
     assert not store.has(small) and not store.has(big)
     assert not (dest / "data/small.txt").exists() and not (dest / "data/big.bin").exists()
-    assert not list(Path(store.tmp).iterdir())  # nothing half-written left behind
+    assert not list(Path(store.root).rglob(".gitml-tmp-*"))  # nothing half-written left
     assert (dest / "images/run.sh").exists()  # the intact rest was checked out
     assert "fetched 41 objects" in r.out and "checkout: 40 created" in r.out
     assert "repair the remote with 'gitml push --force PATH'" in r.err
@@ -314,4 +315,43 @@ def test_large_object_goes_in_parts_and_is_verified_on_arrival(
     assert r.code == 1 and f"{oid} (model.bin) at remote storage" in r.err
     assert not (other / "model.bin").exists()
     store = gitml.Repo().store
-    assert not store.has(oid) and not os.listdir(store.tmp)
+    assert not store.has(oid) and not list(Path(store.root).rglob(".gitml-tmp-*"))
+
+
+def test_directory_remote_with_two_processes_reports_like_one(
+        repo: Path, cli, tmp_path: Path, monkeypatch, request) -> None:
+    """Past forkpool.MIN_ITEMS objects a directory remote is pushed and fetched by two
+    processes: the counts, a corrupt object in the child's half and the bytes are as with one."""
+    from gitml import forkpool
+
+    if forkpool.workers() < 2:
+        pytest.skip("needs two CPUs and fork")
+    monkeypatch.setattr(forkpool, "MIN_ITEMS", 10)
+    remote = add_remote("dir", repo, tmp_path, cli, request)
+    files = make_data(repo, cli)
+    store = gitml.Repo().store
+    # objects go in id order: the largest id is in the second half, the child's
+    last = max(hash_bytes(d) for p, d in files.items() if p.startswith("images/"))
+    os.chmod(store.path(last), 0o644)
+    good = Path(store.path(last)).read_bytes()
+    with open(store.path(last), "wb") as f:
+        f.write(b"rotten")
+    r = cli("push", "--json")
+    assert r.code == 1
+    report = json.loads(r.out)
+    assert [c["oid"] for c in report["corrupt"]] == [last] and report["transferred"] == 42, r.out
+    assert last not in remote.objects()
+    with open(store.path(last), "wb") as f:
+        f.write(good)
+    r = cli("push")
+    assert r.code == 0 and "pushed 1 object " in r.out, r.out + r.err
+
+    remote.put_raw(last, b"rotten on the remote")
+    dest = clone(repo, tmp_path / "clone", monkeypatch, remote)
+    r = cli("pull")
+    assert r.code == 1 and "1 corrupt (hash mismatch, not stored)" in r.err and last in r.err
+    assert "fetched 42 objects" in r.out
+    remote.put_raw(last, good)
+    assert cli("pull").code == 0
+    assert_files(dest, files)
+    assert cli("fsck").code == 0

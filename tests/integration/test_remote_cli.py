@@ -225,12 +225,16 @@ def test_gc_remote_sweeps_temp_files_that_killed_writers_left(repo: Path, cli,
     assert cli("add", "a.txt").code == 0
     assert cli("remote", "add", "nas", str(tmp_path / "store")).code == 0
     assert cli("push").code == 0
-    tmp = tmp_path / "store/tmp"
+    tmp = tmp_path / "store/tmp"  # where versions before 2026-11-27 wrote them
     tmp.mkdir(exist_ok=True)
+    [objdir] = (tmp_path / "store/objects").iterdir()
     old, new = tmp / "dead.1-x", tmp / "live.2-y"
-    old.write_bytes(b"half")
-    new.write_bytes(b"half")
+    old2, new2 = objdir / ".gitml-tmp-dead.1.2", objdir / ".gitml-tmp-live.3.4"
+    for p in (old, new, old2, new2):
+        p.write_bytes(b"half")
     os.utime(old, (0, 0))
+    os.utime(old2, (0, 0))
     r = cli("gc", "--remote", "--json")
     assert r.code == 0 and json.loads(r.out)["kept"] == 1  # temp files are not objects
-    assert not old.exists() and new.exists()  # a fresh one may belong to a live push
+    assert not old.exists() and not old2.exists()
+    assert new.exists() and new2.exists()  # a fresh one may belong to a live push

@@ -154,7 +154,7 @@ def test_refused_credentials_exit_2_with_no_secret_shown_and_nothing_written(
     assert "wrong-secret-123" not in r.err + r.out and s3.secret_key not in r.err
     store = gitml.Repo().store
     assert not list(store.iter_oids())
-    assert not os.path.exists(store.tmp) or not os.listdir(store.tmp)
+    assert not list(Path(store.root).rglob(".gitml-tmp-*"))
     assert not (dest / "images").exists() and not (dest / "data/big.bin").exists()
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "nobody")
