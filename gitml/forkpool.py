@@ -84,6 +84,41 @@ def split_map(fn: Callable[[T], R], items: Sequence[T],
     return mine + theirs
 
 
+class Forked:
+    """``fn()`` running in a forked child while this process goes on; :meth:`result`
+    waits for its return value (pickled back) or raises its exception."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        rfd, wfd = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(rfd)
+            _child(lambda _: fn(), [None], wfd)
+        os.close(wfd)
+        self._fd = rfd
+
+    def result(self) -> Any:
+        try:
+            outcome = _Inbox(self._fd, None).finish()
+        finally:
+            self.close()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if outcome is None:
+            raise GitmlError("a worker process stopped before finishing")
+        return outcome[0]
+
+    def close(self) -> None:
+        """Stop the child if it is still running (after an error here)."""
+        if self._fd < 0:
+            return
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGKILL)
+        os.close(self._fd)
+        self._fd = -1
+        os.waitpid(self.pid, 0)
+
+
 def _child(fn: Callable[[Any], Any], items: Sequence[Any], wfd: int) -> None:
     code = 0
     try:

@@ -7,6 +7,7 @@ import errno
 import fcntl
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -184,16 +185,31 @@ def scan_stats(top: str, junk: list[str] | None = None) -> dict[str, os.stat_res
     its entries are stat-ed relative to it (``fstatat``): no full-path lookup per file,
     which is most of the cost of a clean ``status`` of 100,000 files.
     """
-    out: dict[str, os.stat_result] = {}
-    stack = [("", top)]
+    try:
+        return dict(walk_stats([("", top)], junk))
+    except _TopMissing:
+        return {}
+
+
+class _TopMissing(Exception):
+    pass
+
+
+def walk_stats(stack: list[tuple[str, str]], junk: list[str] | None = None
+               ) -> Iterator[tuple[str, os.stat_result]]:
+    """(rel path, lstat) of every non-directory below the (prefix, directory) pairs of
+    ``stack``, depth first from the last pair: the order :func:`scan_stats` gives, so a
+    walk split in two (the first pairs, the last pairs) gives the same sequence."""
+    first = len(stack) == 1
     while stack:
         prefix, directory = stack.pop()
         try:
             fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         except (FileNotFoundError, NotADirectoryError):
-            if directory == top:
-                return {}
+            if first:
+                raise _TopMissing from None
             raise
+        first = False
         try:
             with os.scandir(fd) as it:
                 for entry in it:
@@ -205,10 +221,9 @@ def scan_stats(top: str, junk: list[str] | None = None) -> dict[str, os.stat_res
                     if entry.is_dir(follow_symlinks=False):
                         stack.append((f"{prefix}{name}/", f"{directory}/{name}"))
                     else:
-                        out[prefix + name] = entry.stat(follow_symlinks=False)
+                        yield prefix + name, entry.stat(follow_symlinks=False)
         finally:
             os.close(fd)
-    return out
 
 
 def remove_empty_dirs(top: str) -> None:

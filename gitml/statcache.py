@@ -22,7 +22,10 @@ import marshal
 import os
 import sqlite3
 from array import array
+from collections.abc import Iterator
 from typing import Any
+
+from gitml.fsutil import TMP_PREFIX, scan_stats, walk_stats
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, snapshot BLOB, data BLOB)
@@ -103,6 +106,64 @@ def stat_digest(ws: dict[str, os.stat_result]) -> tuple[str, int]:
                    array("q", [st.st_mode for st in stats])):
         h.update(column.tobytes())
     return h.hexdigest(), max(mtimes, default=0)
+
+
+def tree_digest(top: str, parallel: bool = False) -> tuple[str, int]:
+    """``stat_digest(scan_stats(top))``, the same value, without keeping the stats.
+
+    With ``parallel`` (a tree of many files) a forked child walks the sub-directories
+    that the serial walk takes last, and hands back its part as five byte strings.
+    """
+    from gitml import forkpool
+
+    if not parallel or forkpool.workers() < 2:
+        return stat_digest(scan_stats(top))
+    files: list[tuple[str, os.stat_result]] = []
+    subdirs: list[tuple[str, str]] = []
+    try:
+        with os.scandir(top) as it:
+            for e in it:
+                if e.name.startswith(TMP_PREFIX):
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    subdirs.append((e.name + "/", f"{top}/{e.name}"))
+                else:
+                    files.append((e.name, e.stat(follow_symlinks=False)))
+    except (FileNotFoundError, NotADirectoryError):
+        return stat_digest({})
+    k = len(subdirs) // 2  # the walk pops from the end: subdirs[k:] come first
+    child = forkpool.Forked(lambda: _columns(walk_stats(subdirs[:k])))
+    try:
+        mine = _columns(iter(files + list(walk_stats(subdirs[k:]))))
+    except BaseException:
+        child.close()
+        raise
+    theirs = child.result()
+    import xxhash
+
+    h = xxhash.xxh3_128()
+    h.update(b"\0".join(part[0] for part in (mine, theirs) if part[0]))
+    for i in range(1, 5):
+        h.update(mine[i])
+        h.update(theirs[i])
+    return h.hexdigest(), max(mine[5], theirs[5])
+
+
+def _columns(walk: Iterator[tuple[str, os.stat_result]]
+             ) -> tuple[bytes, bytes, bytes, bytes, bytes, int]:
+    """Names, then mtime, inode, size and mode columns of a walk, as stat_digest hashes
+    them, and the newest mtime."""
+    names: list[str] = []
+    cols = [array("q") for _ in range(4)]
+    mt, ino, size, mode = (c.append for c in cols)
+    for name, st in walk:
+        names.append(name)
+        mt(st.st_mtime_ns)
+        ino(st.st_ino)
+        size(st.st_size)
+        mode(st.st_mode)
+    return ("\0".join(names).encode("utf-8", "surrogateescape"),
+            *(c.tobytes() for c in cols), max(cols[0], default=0))
 
 
 class StatCache:

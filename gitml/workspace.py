@@ -16,7 +16,7 @@ from gitml.hashing import hash_file
 from gitml.manifest import Entry
 from gitml.pointer import Pointer
 from gitml.progress import Progress
-from gitml.statcache import stat_digest
+from gitml.statcache import stat_digest, tree_digest
 
 if TYPE_CHECKING:
     from gitml.repo import Repo
@@ -320,10 +320,16 @@ def _status_one(repo: Repo, t: tracked.Tracked) -> PathStatus:
         if not in_store:
             res.state = "not in store"
             return res
-        ws = scan_stats(full)
-        digest, newest = stat_digest(ws)
-        if hasher.cache.clean_snapshot(ptr.oid, digest, newest):
-            return res
+        if (ptr.files or 0) >= forkpool.MIN_ITEMS:  # a big tree: two processes walk it
+            if hasher.cache.clean_snapshot(ptr.oid, *tree_digest(full, parallel=True)):
+                return res
+            ws = scan_stats(full)  # changed: walk again, keeping every file's stat
+            digest = stat_digest(ws)[0]
+        else:
+            ws = scan_stats(full)
+            digest, newest = stat_digest(ws)
+            if hasher.cache.clean_snapshot(ptr.oid, digest, newest):
+                return res
         entries = _load_manifest(repo, ptr, t.rel) or []
         added, modified, deleted = _compare_dir(hasher, full, entries, ws)
         res.added, res.modified, res.deleted = len(added), len(modified), len(deleted)

@@ -103,3 +103,36 @@ def test_cache_of_an_older_layout_is_replaced(repo: Path, cli, count_reads) -> N
     db = sqlite3.connect(index)
     assert [c[1] for c in db.execute("PRAGMA table_info(roots)")] == ["path", "snapshot", "data"]
     db.close()
+
+
+def test_big_tree_walked_by_two_processes_sees_every_change(
+        repo: Path, cli, count_reads, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past forkpool.MIN_ITEMS files a clean status walks the tree in two processes:
+    still no file read when clean, and a change in either half is seen."""
+    from gitml import forkpool
+
+    if forkpool.workers() < 2:
+        pytest.skip("needs two CPUs and fork")
+    monkeypatch.setattr(forkpool, "MIN_ITEMS", 50)
+    for i in range(300):
+        write(repo / "d" / f"s{i % 6}" / f"{i}.bin", f"{i:04d}")
+    write(repo / "d" / "top.bin", "top")
+    assert cli("add", "d").code == 0
+    time.sleep(0.01)
+    count_reads.clear()
+    r = cli("status", "--json")
+    assert r.code == 0 and '"state": "ok"' in r.out
+    assert count_reads == []
+    subs = sorted(p.name for p in (repo / "d").iterdir() if p.is_dir())
+    # one change in each half of the walk, and one beside them at the top
+    write(repo / "d" / subs[0] / "new.bin", "new")
+    victim = next((repo / "d" / subs[-1]).iterdir())
+    victim.write_text("9999")  # same size, other bytes
+    os.unlink(repo / "d" / "top.bin")
+    r = cli("status", "--json")
+    assert '"state": "modified"' in r.out
+    assert '"added": 1' in r.out and '"modified": 1' in r.out and '"deleted": 1' in r.out
+    assert cli("add", "d").code == 0
+    count_reads.clear()
+    assert '"state": "ok"' in cli("status", "--json").out
+    assert count_reads == []

@@ -61,3 +61,23 @@ def test_error_here_stops_the_child(tmp_path) -> None:
     marks = len(list(tmp_path.iterdir()))
     assert marks < 99_950  # killed long before finishing its half
     assert len(list(tmp_path.iterdir())) == marks  # and no longer running
+
+
+def test_tree_digest_in_two_processes_equals_the_serial_one(tmp_path) -> None:
+    from gitml.fsutil import TMP_PREFIX, scan_stats
+    from gitml.statcache import stat_digest, tree_digest
+
+    top = tmp_path / "t"
+    for i in range(200):
+        p = top / f"s{i % 5}" / ("deep/" if i % 3 else "") / f"{i}.bin"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(bytes([i]) * (i + 1))
+    (top / "top.bin").write_bytes(b"t")
+    (top / "link").symlink_to("top.bin")
+    (top / "s1" / f"{TMP_PREFIX}junk").write_bytes(b"left by a killed writer")
+    serial = stat_digest(scan_stats(str(top)))
+    assert tree_digest(str(top), parallel=True) == serial
+    (top / "s4" / "0.bin").unlink(missing_ok=True)
+    (top / "s0" / "0.bin").write_bytes(b"changed")
+    assert tree_digest(str(top), parallel=True) == stat_digest(scan_stats(str(top))) != serial
+    assert tree_digest(str(tmp_path / "absent"), parallel=True) == stat_digest({})
