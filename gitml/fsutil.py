@@ -185,14 +185,9 @@ def scan_stats(top: str, junk: list[str] | None = None) -> dict[str, os.stat_res
     its entries are stat-ed relative to it (``fstatat``): no full-path lookup per file,
     which is most of the cost of a clean ``status`` of 100,000 files.
     """
-    try:
-        return dict(walk_stats([("", top)], junk))
-    except _TopMissing:
+    if not os.path.isdir(top):
         return {}
-
-
-class _TopMissing(Exception):
-    pass
+    return dict(walk_stats([("", top)], junk))
 
 
 def walk_stats(stack: list[tuple[str, str]], junk: list[str] | None = None
@@ -200,16 +195,9 @@ def walk_stats(stack: list[tuple[str, str]], junk: list[str] | None = None
     """(rel path, lstat) of every non-directory below the (prefix, directory) pairs of
     ``stack``, depth first from the last pair: the order :func:`scan_stats` gives, so a
     walk split in two (the first pairs, the last pairs) gives the same sequence."""
-    first = len(stack) == 1
     while stack:
         prefix, directory = stack.pop()
-        try:
-            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        except (FileNotFoundError, NotADirectoryError):
-            if first:
-                raise _TopMissing from None
-            raise
-        first = False
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
             with os.scandir(fd) as it:
                 for entry in it:
@@ -224,6 +212,24 @@ def walk_stats(stack: list[tuple[str, str]], junk: list[str] | None = None
                         yield prefix + name, entry.stat(follow_symlinks=False)
         finally:
             os.close(fd)
+
+
+def split_top(top: str) -> tuple[list[tuple[str, os.stat_result]], list[tuple[str, str]]]:
+    """The files directly in ``top`` and a :func:`walk_stats` stack of its folders, so that
+    ``files + walk_stats(stack[k:]) + walk_stats(stack[:k])`` is exactly the sequence
+    ``walk_stats([("", top)])`` gives, for any k: a walk can be split between processes.
+    Raises FileNotFoundError / NotADirectoryError when ``top`` is not a directory."""
+    files: list[tuple[str, os.stat_result]] = []
+    stack: list[tuple[str, str]] = []
+    with os.scandir(top) as it:
+        for e in it:
+            if e.name.startswith(TMP_PREFIX):
+                continue
+            if e.is_dir(follow_symlinks=False):
+                stack.append((e.name + "/", f"{top}/{e.name}"))
+            else:
+                files.append((e.name, e.stat(follow_symlinks=False)))
+    return files, stack
 
 
 def remove_empty_dirs(top: str) -> None:

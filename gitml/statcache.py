@@ -18,14 +18,15 @@ in the same clock tick as the hashing is always hashed again.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import marshal
 import os
 import sqlite3
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gitml.fsutil import TMP_PREFIX, scan_stats, walk_stats
+from gitml.fsutil import scan_stats, split_top, walk_stats
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, snapshot BLOB, data BLOB)
@@ -118,38 +119,35 @@ def tree_digest(top: str, parallel: bool = False) -> tuple[str, int]:
 
     if not parallel or forkpool.workers() < 2:
         return stat_digest(scan_stats(top))
-    files: list[tuple[str, os.stat_result]] = []
-    subdirs: list[tuple[str, str]] = []
     try:
-        with os.scandir(top) as it:
-            for e in it:
-                if e.name.startswith(TMP_PREFIX):
-                    continue
-                if e.is_dir(follow_symlinks=False):
-                    subdirs.append((e.name + "/", f"{top}/{e.name}"))
-                else:
-                    files.append((e.name, e.stat(follow_symlinks=False)))
+        files, subdirs = split_top(top)
     except (FileNotFoundError, NotADirectoryError):
         return stat_digest({})
     k = len(subdirs) // 2  # the walk pops from the end: subdirs[k:] come first
     child = forkpool.Forked(lambda: _columns(walk_stats(subdirs[:k])))
     try:
-        mine = _columns(iter(files + list(walk_stats(subdirs[k:]))))
+        mine = _columns(itertools.chain(files, walk_stats(subdirs[k:])))
     except BaseException:
         child.close()
         raise
     theirs = child.result()
+    return join_digest([mine[:5], theirs[:5]]), max(mine[5], theirs[5])
+
+
+def join_digest(parts: Sequence[Sequence[bytes]]) -> str:
+    """The :func:`stat_digest` of a walk from its consecutive parts, each (names joined by
+    NUL and encoded, then the mtime, inode, size and mode columns as bytes)."""
     import xxhash
 
     h = xxhash.xxh3_128()
-    h.update(b"\0".join(part[0] for part in (mine, theirs) if part[0]))
+    h.update(b"\0".join(p[0] for p in parts if p[0]))
     for i in range(1, 5):
-        h.update(mine[i])
-        h.update(theirs[i])
-    return h.hexdigest(), max(mine[5], theirs[5])
+        for p in parts:
+            h.update(p[i])
+    return h.hexdigest()
 
 
-def _columns(walk: Iterator[tuple[str, os.stat_result]]
+def _columns(walk: Iterable[tuple[str, os.stat_result]]
              ) -> tuple[bytes, bytes, bytes, bytes, bytes, int]:
     """Names, then mtime, inode, size and mode columns of a walk, as stat_digest hashes
     them, and the newest mtime."""

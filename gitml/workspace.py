@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import os
 import stat
+from array import array
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gitml import faults, forkpool, manifest, pointer, tracked
 from gitml.errors import GitmlError, IntegrityError, MissingObjectError, WorkspaceConflictError
-from gitml.fsutil import TMP_PREFIX, atomic_write, remove_empty_dirs, scan_stats
+from gitml.fsutil import (
+    TMP_PREFIX,
+    atomic_write,
+    remove_empty_dirs,
+    scan_stats,
+    split_top,
+    walk_stats,
+)
 from gitml.hashing import hash_file
 from gitml.manifest import Entry
 from gitml.pointer import Pointer
 from gitml.progress import Progress
-from gitml.statcache import stat_digest, tree_digest
+from gitml.statcache import join_digest, stat_digest, tree_digest
 
 if TYPE_CHECKING:
     from gitml.repo import Repo
@@ -191,54 +201,111 @@ def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
     if old and old.is_dir and store.has(old.oid):
         with contextlib.suppress(GitmlError):
             known = manifest.oids(store.read_bytes(old.oid))
-    entries: list[Entry] = []
-    stats: dict[str, os.stat_result] = {}
-    new: list[int] = []  # indexes in entries of files to store
-    total = 0
-    # The loop runs once per file of directories of 100,000 files: the cache check is
-    # inlined, and entries are plain tuples in Entry's field order.
     cached = hasher.cache.entries
-    has = store.has
-    suffix = pointer.SUFFIX
-    with Progress(f"adding {rel}", unit="files") as bar:
+
+    def survey(walk: Iterable[tuple[str, os.stat_result]]) -> _Survey:
+        return _survey(full, rel, walk, cached, known, store.has)
+
+    parts = _split_survey(full, survey, old.files if old and old.is_dir else None)
+    entries: list[Entry] = [e for part in parts for e in part.entries]
+    new: list[int] = []  # indexes in entries of files to store, with their stat ids
+    ids: list[tuple[int, int, int]] = []
+    offset = 0
+    for part in parts:
+        new.extend(i + offset for i in part.new)
+        ids.extend(part.ids)
+        offset += len(part.entries)
+    total = sum(e[2] for e in entries)
+    with Progress(f"adding {rel}", total=len(entries), unit="files") as bar:
         show = bar.on and not quiet
-        for frel, st in scan_stats(full).items():
-            if frel.endswith(suffix):
-                raise GitmlError(f"{rel}/{frel} is a gitml pointer inside a directory being added")
-            if stat.S_ISLNK(st.st_mode):  # links are followed: their target is stored
-                try:
-                    st = os.stat(f"{full}/{frel}")
-                except FileNotFoundError:
-                    raise GitmlError(f"{rel}/{frel} is a broken symbolic link") from None
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            size = st.st_size
-            c = cached.get(frel)
-            if (c is not None and c[1] == st.st_mtime_ns and c[0] == st.st_ino and c[2] == size
-                    and c[1] < c[4] and (c[3] in known or has(c[3]))):
-                oid = c[3]
-                if show:
-                    bar.update(1, size)
-            else:
-                oid = ""
-                new.append(len(entries))
-            entries.append((frel, oid, size, bool(st.st_mode & _EXEC)))  # type: ignore[arg-type]
-            stats[frel] = st
-            total += size
+        if show:
+            bar.update(len(entries) - len(new), total)
         # reading, hashing and writing the new files: two processes when there are many
         stored = store.put_files([(f"{full}/{entries[i][0]}", entries[i][2]) for i in new],
                                  (lambda n: bar.update(n)) if show else None)
-    put_cache = hasher.cache.put
-    for i, (oid, n) in zip(new, stored, strict=True):
+    put_ids = hasher.cache.put_ids
+    for i, (oid, n), st_ids in zip(new, stored, ids, strict=True):
         frel, _, size, exe = entries[i]
-        put_cache(frel, stats[frel], oid)
+        put_ids(frel, st_ids, oid)
         entries[i] = (frel, oid, n, exe)  # type: ignore[assignment]
         total += n - size  # the bytes stored, should the file have changed since its stat
     moid, data = manifest.oid_of(entries)
     store.put_bytes(data)
-    hasher.cache.set_snapshot(moid, stat_digest(stats)[0])
+    hasher.cache.set_snapshot(moid, join_digest([p.digest_part for p in parts]))
     name = os.path.basename(full)
     return rel, Pointer(name, "dir", moid, total, len(entries)), old
+
+
+@dataclass
+class _Survey:
+    """A walk of (part of) a directory being added, checked against the stat cache."""
+
+    entries: list[Entry] = field(default_factory=list)  # oid "" for files to store
+    new: list[int] = field(default_factory=list)  # their indexes in entries
+    ids: list[tuple[int, int, int]] = field(default_factory=list)  # their (ino, mtime, size)
+    digest_part: tuple[bytes, ...] = ()  # what statcache.join_digest needs of this part
+
+
+def _survey(full: str, rel: str, walk: Iterable[tuple[str, os.stat_result]],
+            cached: dict[str, Any], known: set[str], has: Callable[[str], bool]) -> _Survey:
+    """Each regular file of ``walk`` (links followed) with its cached id when its stat
+    still matches, else marked to be stored."""
+    out = _Survey()
+    entries, new, ids = out.entries, out.new, out.ids
+    names: list[str] = []
+    cols = [array("q") for _ in range(4)]
+    mt, ino, sz, mode = (c.append for c in cols)
+    suffix = pointer.SUFFIX
+    # The loop runs once per file of directories of 100,000 files: the cache check is
+    # inlined, and entries are plain tuples in Entry's field order.
+    for frel, st in walk:
+        if frel.endswith(suffix):
+            raise GitmlError(f"{rel}/{frel} is a gitml pointer inside a directory being added")
+        if stat.S_ISLNK(st.st_mode):  # links are followed: their target is stored
+            try:
+                st = os.stat(f"{full}/{frel}")
+            except FileNotFoundError:
+                raise GitmlError(f"{rel}/{frel} is a broken symbolic link") from None
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        size = st.st_size
+        c = cached.get(frel)
+        if (c is not None and c[1] == st.st_mtime_ns and c[0] == st.st_ino and c[2] == size
+                and c[1] < c[4] and (c[3] in known or has(c[3]))):
+            oid = c[3]
+        else:
+            oid = ""
+            new.append(len(entries))
+            ids.append((st.st_ino, st.st_mtime_ns, size))
+        entries.append((frel, oid, size, bool(st.st_mode & _EXEC)))  # type: ignore[arg-type]
+        names.append(frel)
+        mt(st.st_mtime_ns)
+        ino(st.st_ino)
+        sz(size)
+        mode(st.st_mode)
+    out.digest_part = ("\0".join(names).encode("utf-8", "surrogateescape"),
+                       *(c.tobytes() for c in cols))
+    return out
+
+
+def _split_survey(full: str, survey: Callable[[Iterable[tuple[str, os.stat_result]]], _Survey],
+                  expected: int | None) -> list[_Survey]:
+    """``[survey(the whole walk)]``, or its two halves in walk order, the second surveyed by
+    a forked child, for a big tree (``expected`` files; unknown: 8 or more folders at the
+    top): the walk is mostly kernel time, which two processes share."""
+    if (expected is not None and expected < forkpool.MIN_ITEMS) or forkpool.workers() < 2:
+        return [survey(walk_stats([("", full)]))]
+    files, subdirs = split_top(full)
+    if len(subdirs) < (2 if expected is not None else 8):
+        return [survey(itertools.chain(files, walk_stats(subdirs)))]
+    k = len(subdirs) // 2  # the walk pops from the end: subdirs[k:] come first
+    child = forkpool.Forked(lambda: survey(walk_stats(subdirs[:k])))
+    try:
+        mine = survey(itertools.chain(files, walk_stats(subdirs[k:])))
+    except BaseException:
+        child.close()
+        raise
+    return [mine, child.result()]
 
 
 def _store_file(repo: Repo, hasher: Hasher, key: str, path: str, st: os.stat_result,

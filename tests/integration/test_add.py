@@ -188,3 +188,64 @@ def test_big_file_with_copy_is_stored_exactly(repo: Path, cli) -> None:
     assert cli("checkout").code == 0
     assert (repo / "model.bin").read_bytes() == data
     assert cli("fsck").code == 0
+
+
+def _tree(root: Path) -> None:
+    for i in range(120):
+        write(root / "d" / f"s{i % 10}" / ("n/" if i % 4 else "") / f"{i}.bin", f"{i:05d}")
+    write(root / "d" / "top.bin", "top")
+    os.symlink("top.bin", root / "d" / "link.bin")
+
+
+def test_directory_walked_by_two_processes_gives_the_same_pointer(
+        repo: Path, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big tree is surveyed by this process and a forked child (gitml/forkpool.py):
+    the pointer, the stored objects and the stat cache are as with one process."""
+    from gitml import forkpool
+
+    if forkpool.workers() < 2:
+        pytest.skip("needs two CPUs and fork")
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    git(ref, "init", "-q")
+    monkeypatch.chdir(ref)
+    assert cli("init").code == 0
+    _tree(ref)
+    assert cli("add", "d").code == 0  # few files: one process
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(forkpool, "MIN_ITEMS", 20)
+    _tree(repo)
+    assert cli("add", "d").code == 0  # 10 folders at the top, no pointer yet: split
+    assert (repo / "d.gitml").read_text() == (ref / "d.gitml").read_text()
+    for root in (ref, repo):  # one edit in each half and at the top, then a re-add
+        (root / "d" / "s0" / "0.bin").write_text("edit")
+        (root / "d" / "s9" / "n" / "9.bin").write_text("edit")
+        (root / "d" / "top.bin").write_text("new top")
+    assert cli("add", "d").code == 0  # 121 files known from the pointer: split
+    monkeypatch.chdir(ref)
+    monkeypatch.setattr(forkpool, "MIN_ITEMS", 10**9)
+    assert cli("add", "d").code == 0
+    assert (repo / "d.gitml").read_text() == (ref / "d.gitml").read_text()
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(forkpool, "MIN_ITEMS", 20)
+    r = cli("status", "--json")
+    assert '"state": "ok"' in r.out  # the snapshot the split add recorded holds
+    assert cli("fsck").code == 0
+
+
+def test_bad_file_in_the_childs_half_is_reported_and_nothing_written(
+        repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitml import forkpool
+
+    if forkpool.workers() < 2:
+        pytest.skip("needs two CPUs and fork")
+    monkeypatch.setattr(forkpool, "MIN_ITEMS", 20)
+    from gitml.fsutil import split_top
+
+    _tree(repo)
+    _, folders = split_top(str(repo / "d"))
+    childs = folders[0][1]  # the child walks the first half of the folders
+    os.symlink("nowhere", Path(childs) / "broken.bin")
+    r = cli("add", "d")
+    assert r.code == 2 and "is a broken symbolic link" in r.err
+    assert not (repo / "d.gitml").exists()
