@@ -12,11 +12,12 @@ platform without ``fork`` run in this process alone.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import pickle
 import signal
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from gitml import faults
@@ -117,6 +118,22 @@ class Forked:
         os.close(self._fd)
         self._fd = -1
         os.waitpid(self.pid, 0)
+
+
+def split_walk(files: list[tuple[str, os.stat_result]], stack: list[tuple[str, str]],
+               fn: Callable[[Iterable[tuple[str, os.stat_result]]], R]) -> list[R]:
+    """``[fn(first half), fn(second half)]`` of the walk that ``fsutil.split_top`` split
+    into ``files`` and ``stack``; the second half is walked by a forked child."""
+    from gitml.fsutil import walk_stats
+
+    k = len(stack) // 2  # walk_stats pops from the end: stack[k:] comes first
+    child = Forked(lambda: fn(walk_stats(stack[:k])))
+    try:
+        mine = fn(itertools.chain(files, walk_stats(stack[k:])))
+    except BaseException:
+        child.close()
+        raise
+    return [mine, child.result()]
 
 
 def _child(fn: Callable[[Any], Any], items: Sequence[Any], wfd: int) -> None:

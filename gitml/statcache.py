@@ -18,7 +18,6 @@ in the same clock tick as the hashing is always hashed again.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import marshal
 import os
 import sqlite3
@@ -26,7 +25,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gitml.fsutil import scan_stats, split_top, walk_stats
+from gitml.fsutil import scan_stats, split_top
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, snapshot BLOB, data BLOB)
@@ -123,14 +122,7 @@ def tree_digest(top: str, parallel: bool = False) -> tuple[str, int]:
         files, subdirs = split_top(top)
     except (FileNotFoundError, NotADirectoryError):
         return stat_digest({})
-    k = len(subdirs) // 2  # the walk pops from the end: subdirs[k:] come first
-    child = forkpool.Forked(lambda: _columns(walk_stats(subdirs[:k])))
-    try:
-        mine = _columns(itertools.chain(files, walk_stats(subdirs[k:])))
-    except BaseException:
-        child.close()
-        raise
-    theirs = child.result()
+    mine, theirs = forkpool.split_walk(files, subdirs, _columns)
     return join_digest([mine[:5], theirs[:5]]), max(mine[5], theirs[5])
 
 

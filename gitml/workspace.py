@@ -298,14 +298,7 @@ def _split_survey(full: str, survey: Callable[[Iterable[tuple[str, os.stat_resul
     files, subdirs = split_top(full)
     if len(subdirs) < (2 if expected is not None else 8):
         return [survey(itertools.chain(files, walk_stats(subdirs)))]
-    k = len(subdirs) // 2  # the walk pops from the end: subdirs[k:] come first
-    child = forkpool.Forked(lambda: survey(walk_stats(subdirs[:k])))
-    try:
-        mine = survey(itertools.chain(files, walk_stats(subdirs[k:])))
-    except BaseException:
-        child.close()
-        raise
-    return [mine, child.result()]
+    return forkpool.split_walk(files, subdirs, survey)
 
 
 def _store_file(repo: Repo, hasher: Hasher, key: str, path: str, st: os.stat_result,

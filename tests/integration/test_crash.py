@@ -35,11 +35,19 @@ def every_object_matches_its_name(repo: Path) -> None:
         assert hash_file(store.path(oid)) == oid
 
 
-@pytest.mark.parametrize("fault", ["store.object-written:kill@1", "store.object-written:kill@30",
-                                   "add.before-pointers:kill"])
-def test_add_killed_then_rerun_gives_the_uninterrupted_result(repo: Path, tmp_path: Path,
-                                                              fault: str) -> None:
-    make_tree(repo)
+_BIG = forkpool.MIN_ITEMS + 100  # stored by two processes (when there are two CPUs)
+_TWO = pytest.mark.skipif(forkpool.workers() < 2, reason="needs two CPUs and fork")
+
+
+@pytest.mark.parametrize("files, fault, code", [
+    (60, "store.object-written:kill@1", -signal.SIGKILL),
+    (60, "store.object-written:kill@30", -signal.SIGKILL),
+    (60, "add.before-pointers:kill", -signal.SIGKILL),
+    pytest.param(_BIG, "forkpool.child-item:kill@300", 2, marks=_TWO),  # the child killed
+    pytest.param(_BIG, "store.object-written:kill@300", -signal.SIGKILL, marks=_TWO)])
+def test_add_killed_then_rerun_gives_the_uninterrupted_result(
+        repo: Path, tmp_path: Path, files: int, fault: str, code: int) -> None:
+    make_tree(repo, files)
     # the reference: the same data added without interruption in another repository
     ref = tmp_path / "ref"
     ref.mkdir()
@@ -49,7 +57,9 @@ def test_add_killed_then_rerun_gives_the_uninterrupted_result(repo: Path, tmp_pa
     assert gitml_proc(ref, "add", "data").returncode == 0
 
     killed = gitml_proc(repo, "add", "data", fault=fault)
-    assert killed.returncode == -signal.SIGKILL
+    assert killed.returncode == code, killed.stderr
+    if code == 2:
+        assert "worker process stopped before finishing (signal 9)" in killed.stderr
     assert not (repo / "data.gitml").exists()
     every_object_matches_its_name(repo)
     rerun = gitml_proc(repo, "add", "data")
@@ -108,29 +118,3 @@ def test_second_process_waits_for_the_workspace_lock(repo: Path, tmp_path: Path)
         gate.touch()
         assert first.wait(timeout=60) == 0
     assert gitml_proc(repo, "add", "b.bin").returncode == 0
-
-
-@pytest.mark.skipif(forkpool.workers() < 2, reason="needs two CPUs and fork")
-@pytest.mark.parametrize("fault, code", [("forkpool.child-item:kill@300", 2),
-                                         ("store.object-written:kill@300", -signal.SIGKILL)])
-def test_two_process_add_killed_then_rerun_gives_the_uninterrupted_result(
-        repo: Path, tmp_path: Path, fault: str, code: int) -> None:
-    """A directory big enough to be stored by two processes; either one is killed."""
-    make_tree(repo, forkpool.MIN_ITEMS + 100)
-    ref = tmp_path / "ref"
-    ref.mkdir()
-    git(ref, "init", "-q")
-    assert gitml_proc(ref, "init").returncode == 0
-    subprocess.run(["cp", "-r", str(repo / "data"), str(ref)], check=True)
-    assert gitml_proc(ref, "add", "data").returncode == 0
-
-    killed = gitml_proc(repo, "add", "data", fault=fault)
-    assert killed.returncode == code, killed.stderr
-    if code == 2:
-        assert "worker process stopped before finishing (signal 9)" in killed.stderr
-    assert not (repo / "data.gitml").exists()
-    every_object_matches_its_name(repo)
-    rerun = gitml_proc(repo, "add", "data")
-    assert rerun.returncode == 0, rerun.stderr
-    assert (repo / "data.gitml").read_text() == (ref / "data.gitml").read_text()
-    every_object_matches_its_name(repo)
