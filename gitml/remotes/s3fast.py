@@ -3,7 +3,9 @@
 boto3's client spends about 1.7 ms of CPU per request in serialising, validating and
 dispatching events; for 20,000 small objects that CPU, not the network, bounds a push
 (two cores, shared with the server). This path signs with botocore's own SigV4 signer
-and sends with urllib3 (botocore's HTTP library): about 0.7 ms per request. It serves
+and sends with the standard library's ``http.client`` on one kept-alive connection per
+thread: about 0.4 ms per request (urllib3's pool and URL parsing on top of http.client
+cost another 0.13 ms). It serves
 only PUT of in-memory bytes, GET and HEAD; everything else (listing, deleting,
 multipart) stays on the boto3 client. Credentials come from the same boto3 session
 (refreshed as the chain requires), retries are bounded with the same back-off shape as
@@ -13,16 +15,26 @@ botocore's standard mode, and every upload carries a CRC32 the server checks.
 from __future__ import annotations
 
 import base64
+import http.client
 import random
 import re
+import socket
+import threading
 import time
 import zlib
-from typing import Any
-from urllib.parse import quote
+from typing import Any, NamedTuple
+from urllib.parse import quote, urlsplit
 
 _RETRY_STATUS = {500, 502, 503, 504}
+# a kept-alive connection the server closed meanwhile: sent again on a new one, free
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 _CODE = re.compile(rb"<Code>([^<]*)</Code>")
 _MESSAGE = re.compile(rb"<Message>([^<]*)</Message>")
+
+
+class _Response(NamedTuple):
+    status: int
+    data: bytes
 
 
 class FastS3:
@@ -30,55 +42,89 @@ class FastS3:
 
     def __init__(self, endpoint: str, bucket: str, region: str, session: Any, jobs: int,
                  retries: int, verify: Any = True) -> None:
-        import urllib3
-        from botocore.httpsession import get_cert_path
-
-        self.base = endpoint.rstrip("/") + "/" + quote(bucket, safe="")
+        parts = urlsplit(endpoint)
+        self.host = parts.netloc
+        self.tls = parts.scheme == "https"
+        self.path = parts.path.rstrip("/") + "/" + quote(bucket, safe="")
+        self.base = f"{parts.scheme}://{self.host}{self.path}"  # what is signed
         self.region = region
         self.retries = max(1, retries)
         self._credentials = session.get_credentials()
-        kw: dict[str, Any] = {}
-        if endpoint.startswith("https:"):
-            kw = {"cert_reqs": "CERT_REQUIRED", "ca_certs": get_cert_path(verify)}
-        self.pool = urllib3.PoolManager(
-            maxsize=jobs + 4, retries=False,
-            timeout=urllib3.Timeout(connect=10, read=60), **kw)
+        self._verify = verify
+        self._local = threading.local()
+        self._open: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.tls:
+                import ssl
+
+                from botocore.httpsession import get_cert_path
+
+                ctx = ssl.create_default_context(cafile=get_cert_path(self._verify))
+                conn = http.client.HTTPSConnection(self.host, timeout=60, context=ctx)
+            else:
+                conn = http.client.HTTPConnection(self.host, timeout=60)
+            conn.connect()
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as urllib3
+            self._local.conn = conn
+            with self._lock:
+                self._open.append(conn)
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     # -- one request, with bounded retries ------------------------------------------------
-    def _send(self, method: str, key: str, body: bytes | None = None) -> Any:
+    def _send(self, method: str, key: str, body: bytes | None = None) -> _Response:
         from botocore.auth import S3SigV4Auth
         from botocore.awsrequest import AWSRequest
         from botocore.exceptions import NoCredentialsError
 
         if self._credentials is None:
             raise NoCredentialsError()
-        url = f"{self.base}/{quote(key, safe='/~')}"
+        quoted = quote(key, safe="/~")
+        url = f"{self.base}/{quoted}"
         headers: dict[str, str] = {}
         if body is not None:
             crc = zlib.crc32(body).to_bytes(4, "big")
             headers["x-amz-checksum-crc32"] = base64.b64encode(crc).decode()
             if not body:  # see s3._close_after_empty_put
                 headers["Connection"] = "close"
-        import urllib3
-
-        for attempt in range(self.retries):
+        attempt = 0
+        while True:
             req = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
             S3SigV4Auth(self._credentials.get_frozen_credentials(), "s3",
                         self.region).add_auth(req)
+            reused = getattr(self._local, "conn", None) is not None
             try:
-                resp = self.pool.request(method, url, body=body, headers=dict(req.headers),
-                                         preload_content=True, redirect=False)
-            except urllib3.exceptions.HTTPError as e:
-                if attempt + 1 >= self.retries:
+                conn = self._connection()
+                conn.request(method, f"{self.path}/{quoted}", body=body,
+                             headers=dict(req.headers))
+                resp = conn.getresponse()
+                data = resp.read()
+                if resp.will_close:
+                    self._drop()
+            except (OSError, http.client.HTTPException) as e:
+                self._drop()
+                if reused and isinstance(e, _STALE):  # the server closed an idle connection
+                    continue
+                attempt += 1
+                if attempt >= self.retries:
                     raise _connection_error(e, url) from None
             else:
-                if resp.status not in _RETRY_STATUS or attempt + 1 >= self.retries:
-                    return resp
-            time.sleep(random.random() * min(20.0, 2.0 ** attempt))  # botocore's shape
-        raise AssertionError("unreachable")
+                attempt += 1
+                if resp.status not in _RETRY_STATUS or attempt >= self.retries:
+                    return _Response(resp.status, data)
+            time.sleep(random.random() * min(20.0, 2.0 ** (attempt - 1)))  # botocore's shape
 
     @staticmethod
-    def _error(resp: Any, operation: str) -> Exception:
+    def _error(resp: _Response, operation: str) -> Exception:
         from botocore.exceptions import ClientError
 
         code = _CODE.search(resp.data or b"")
@@ -100,7 +146,7 @@ class FastS3:
             return None
         if resp.status != 200:
             raise self._error(resp, "GetObject")
-        return resp.data  # type: ignore[no-any-return]
+        return resp.data
 
     def head(self, key: str) -> bool:
         resp = self._send("HEAD", key)
@@ -111,7 +157,10 @@ class FastS3:
         return True
 
     def close(self) -> None:
-        self.pool.clear()
+        with self._lock:
+            for conn in self._open:
+                conn.close()
+            self._open.clear()
 
 
 def _connection_error(e: Exception, url: str) -> Exception:
