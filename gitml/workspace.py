@@ -218,8 +218,8 @@ def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
     total = sum(e[2] for e in entries)
     with Progress(f"adding {rel}", total=len(entries), unit="files") as bar:
         show = bar.on and not quiet
-        if show:
-            bar.update(len(entries) - len(new), total)
+        if show:  # the files the stat cache vouches for are done already
+            bar.update(len(entries) - len(new), total - sum(entries[i][2] for i in new))
         # reading, hashing and writing the new files: two processes when there are many
         stored = store.put_files([(f"{full}/{entries[i][0]}", entries[i][2]) for i in new],
                                  (lambda n: bar.update(n)) if show else None)
