@@ -90,22 +90,9 @@ class Root:
 
 
 def stat_digest(ws: dict[str, os.stat_result]) -> tuple[str, int]:
-    """(digest of every file's path, inode, mtime, size and mode, newest mtime) of a tree.
-
-    Built from whole columns (one array per field) because it runs over every file of a
-    directory on each status.
-    """
-    import xxhash
-
-    h = xxhash.xxh3_128()
-    h.update("\0".join(ws).encode("utf-8", "surrogateescape"))
-    stats = list(ws.values())
-    mtimes = array("q", [st.st_mtime_ns for st in stats])
-    for column in (mtimes, array("q", [st.st_ino for st in stats]),
-                   array("q", [st.st_size for st in stats]),
-                   array("q", [st.st_mode for st in stats])):
-        h.update(column.tobytes())
-    return h.hexdigest(), max(mtimes, default=0)
+    """(digest of every file's path, inode, mtime, size and mode, newest mtime) of a tree."""
+    part, newest = digest_columns(ws.items())
+    return join_digest([part]), newest
 
 
 def tree_digest(top: str, parallel: bool = False) -> tuple[str, int]:
@@ -122,8 +109,8 @@ def tree_digest(top: str, parallel: bool = False) -> tuple[str, int]:
         files, subdirs = split_top(top)
     except (FileNotFoundError, NotADirectoryError):
         return stat_digest({})
-    mine, theirs = forkpool.split_walk(files, subdirs, _columns)
-    return join_digest([mine[:5], theirs[:5]]), max(mine[5], theirs[5])
+    (mine, newest), (theirs, newest2) = forkpool.split_walk(files, subdirs, digest_columns)
+    return join_digest([mine, theirs]), max(newest, newest2)
 
 
 def join_digest(parts: Sequence[Sequence[bytes]]) -> str:
@@ -139,10 +126,11 @@ def join_digest(parts: Sequence[Sequence[bytes]]) -> str:
     return h.hexdigest()
 
 
-def _columns(walk: Iterable[tuple[str, os.stat_result]]
-             ) -> tuple[bytes, bytes, bytes, bytes, bytes, int]:
-    """Names, then mtime, inode, size and mode columns of a walk, as stat_digest hashes
-    them, and the newest mtime."""
+def digest_columns(walk: Iterable[tuple[str, os.stat_result]]
+                   ) -> tuple[tuple[bytes, ...], int]:
+    """What :func:`join_digest` needs of a walk (its names joined by NUL, then its mtime,
+    inode, size and mode columns, as bytes: whole columns, as this runs over every file of
+    a directory on each status), and the newest mtime."""
     names: list[str] = []
     cols = [array("q") for _ in range(4)]
     mt, ino, size, mode = (c.append for c in cols)
@@ -152,8 +140,8 @@ def _columns(walk: Iterable[tuple[str, os.stat_result]]
         ino(st.st_ino)
         size(st.st_size)
         mode(st.st_mode)
-    return ("\0".join(names).encode("utf-8", "surrogateescape"),
-            *(c.tobytes() for c in cols), max(cols[0], default=0))
+    part = ("\0".join(names).encode("utf-8", "surrogateescape"), *(c.tobytes() for c in cols))
+    return part, max(cols[0], default=0)
 
 
 class StatCache:

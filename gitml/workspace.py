@@ -7,8 +7,7 @@ import glob
 import itertools
 import os
 import stat
-from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from gitml.hashing import hash_file
 from gitml.manifest import Entry
 from gitml.pointer import Pointer
 from gitml.progress import Progress
-from gitml.statcache import join_digest, stat_digest, tree_digest
+from gitml.statcache import digest_columns, join_digest, stat_digest, tree_digest
 
 if TYPE_CHECKING:
     from gitml.repo import Repo
@@ -252,39 +251,35 @@ def _survey(full: str, rel: str, walk: Iterable[tuple[str, os.stat_result]],
     still matches, else marked to be stored."""
     out = _Survey()
     entries, new, ids = out.entries, out.new, out.ids
-    names: list[str] = []
-    cols = [array("q") for _ in range(4)]
-    mt, ino, sz, mode = (c.append for c in cols)
     suffix = pointer.SUFFIX
-    # The loop runs once per file of directories of 100,000 files: the cache check is
-    # inlined, and entries are plain tuples in Entry's field order.
-    for frel, st in walk:
-        if frel.endswith(suffix):
-            raise GitmlError(f"{rel}/{frel} is a gitml pointer inside a directory being added")
-        if stat.S_ISLNK(st.st_mode):  # links are followed: their target is stored
-            try:
-                st = os.stat(f"{full}/{frel}")
-            except FileNotFoundError:
-                raise GitmlError(f"{rel}/{frel} is a broken symbolic link") from None
-        if not stat.S_ISREG(st.st_mode):
-            continue
-        size = st.st_size
-        c = cached.get(frel)
-        if (c is not None and c[1] == st.st_mtime_ns and c[0] == st.st_ino and c[2] == size
-                and c[1] < c[4] and (c[3] in known or has(c[3]))):
-            oid = c[3]
-        else:
-            oid = ""
-            new.append(len(entries))
-            ids.append((st.st_ino, st.st_mtime_ns, size))
-        entries.append((frel, oid, size, bool(st.st_mode & _EXEC)))  # type: ignore[arg-type]
-        names.append(frel)
-        mt(st.st_mtime_ns)
-        ino(st.st_ino)
-        sz(size)
-        mode(st.st_mode)
-    out.digest_part = ("\0".join(names).encode("utf-8", "surrogateescape"),
-                       *(c.tobytes() for c in cols))
+
+    def regular_files() -> Iterator[tuple[str, os.stat_result]]:
+        # The loop runs once per file of directories of 100,000 files: the cache check is
+        # inlined, and entries are plain tuples in Entry's field order.
+        for frel, st in walk:
+            if frel.endswith(suffix):
+                raise GitmlError(f"{rel}/{frel} is a gitml pointer inside a directory "
+                                 "being added")
+            if stat.S_ISLNK(st.st_mode):  # links are followed: their target is stored
+                try:
+                    st = os.stat(f"{full}/{frel}")
+                except FileNotFoundError:
+                    raise GitmlError(f"{rel}/{frel} is a broken symbolic link") from None
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            size = st.st_size
+            c = cached.get(frel)
+            if (c is not None and c[1] == st.st_mtime_ns and c[0] == st.st_ino
+                    and c[2] == size and c[1] < c[4] and (c[3] in known or has(c[3]))):
+                oid = c[3]
+            else:
+                oid = ""
+                new.append(len(entries))
+                ids.append((st.st_ino, st.st_mtime_ns, size))
+            entries.append((frel, oid, size, bool(st.st_mode & _EXEC)))  # type: ignore[arg-type]
+            yield frel, st
+
+    out.digest_part = digest_columns(regular_files())[0]  # the snapshot: of these files
     return out
 
 
