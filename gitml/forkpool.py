@@ -14,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import pickle
 import signal
-import struct
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -28,7 +26,7 @@ R = TypeVar("R")
 
 MIN_ITEMS = 4000  # below this a fork (2-10 ms) is not worth it
 _FRAME = 1024  # results per message from the child
-_HEADER = struct.Struct("<I")
+_HEADER = 4  # bytes of length before each message, little-endian
 
 
 def workers() -> int:
@@ -159,6 +157,8 @@ def _child(fn: Callable[[Any], Any], items: Sequence[Any], wfd: int) -> None:
 
 def _portable(e: BaseException) -> BaseException:
     """``e`` if it survives pickling, else a :class:`GitmlError` with its message."""
+    import pickle
+
     try:
         pickle.loads(pickle.dumps(e))
         return e
@@ -167,8 +167,10 @@ def _portable(e: BaseException) -> BaseException:
 
 
 def _send(fd: int, msg: tuple[str, Any]) -> None:
+    import pickle  # only once a fork happened: not on every command's start-up
+
     data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(_HEADER.pack(len(data)) + data)
+    view = memoryview(len(data).to_bytes(_HEADER, "little") + data)
     while view:
         view = view[os.write(fd, view):]
 
@@ -204,13 +206,15 @@ class _Inbox:
         if not data:
             self.ended = True
             return
+        import pickle
+
         self.buf += data
-        while len(self.buf) >= _HEADER.size:
-            (n,) = _HEADER.unpack_from(self.buf)
-            if len(self.buf) < _HEADER.size + n:
+        while len(self.buf) >= _HEADER:
+            n = int.from_bytes(self.buf[:_HEADER], "little")
+            if len(self.buf) < _HEADER + n:
                 return
-            kind, payload = pickle.loads(self.buf[_HEADER.size:_HEADER.size + n])
-            del self.buf[:_HEADER.size + n]
+            kind, payload = pickle.loads(self.buf[_HEADER:_HEADER + n])
+            del self.buf[:_HEADER + n]
             if kind == "ok":
                 self.results.extend(payload)
                 if self.progress and payload:
