@@ -39,7 +39,8 @@ class Store:
         self.tmp = os.path.join(root, "tmp")
         self.link_types = parse_link(link)
         self._dirty = False
-        self._written: list[str] = []  # object paths this process wrote, while few
+        # object paths this process wrote while they are few; None: too many, flush it all
+        self._written: list[str] | None = []
         self._reflink_ok = True
         self._made: set[str] = set()
 
@@ -90,8 +91,10 @@ class Store:
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             os.rename(tmp, dst)
         self._dirty = True
-        if len(self._written) <= _FEW:
+        if self._written is not None:
             self._written.append(dst)
+            if len(self._written) > _FEW:
+                self._written = None
         faults.point("store.object-written")
 
     def put_bytes(self, data: bytes, *, check: bool = True) -> str:
@@ -178,7 +181,7 @@ class Store:
         out = forkpool.split_map(lambda f: self.put_file(*f), files, progress)
         if len(files) >= forkpool.MIN_ITEMS:  # a child's writes: flush the file system
             self._dirty = True
-            self._written.extend([""] * (_FEW + 1 - len(self._written)))
+            self._written = None
         return out
 
     def _clone(self, src: str, dst: str) -> bool:
@@ -208,7 +211,7 @@ class Store:
         are few, else one ``syncfs`` of the store's file system."""
         if not self._dirty:
             return
-        if len(self._written) <= _FEW:
+        if self._written is not None:
             dirs = set()
             for path in self._written:
                 fd = os.open(path, os.O_RDONLY)
@@ -222,7 +225,7 @@ class Store:
         else:
             syncfs(self.root)
         self._dirty = False
-        self._written.clear()
+        self._written = []
 
     # -- reading ----------------------------------------------------------------
     def read_bytes(self, oid: str, *, what: str = "") -> bytes:

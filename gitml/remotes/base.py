@@ -59,6 +59,7 @@ class Backend(Protocol):
     """What the transfer engine needs from a remote. All methods are thread-safe."""
 
     url: str
+    processes: bool  # True: many transfers go to two processes, not threads (transfer._Runner)
 
     def list(self, prefix: str | None = None, sizes: bool = False
              ) -> Iterator[tuple[str, int]]:

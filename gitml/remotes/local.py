@@ -24,6 +24,8 @@ _TMP_MAX_AGE = 3600.0  # a temp file older than this belongs to a dead writer
 class DirectoryBackend:
     """Objects as files below ``root``."""
 
+    processes = True  # file-system calls: two processes beat threads (transfer._Runner)
+
     def __init__(self, root: str, url: str, *, create: bool = False,
                  must_exist: bool = True) -> None:
         self.root = root
@@ -144,8 +146,6 @@ class DirectoryBackend:
         finally:
             os.close(sfd)
         return True
-
-    processes = True  # file-system calls: two processes beat threads (transfer._Runner)
 
     def wrote_elsewhere(self) -> None:
         self._dirty = True

@@ -51,6 +51,8 @@ def parse_url(url: str) -> tuple[str, str]:
 class S3Backend:
     """One bucket prefix; one shared boto3 client."""
 
+    processes = False  # requests wait on the network: threads
+
     def __init__(self, name: str, url: str, options: dict[str, Any], *, jobs: int) -> None:
         import boto3
         from botocore.config import Config

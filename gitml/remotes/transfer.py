@@ -145,7 +145,7 @@ class _Runner:
             self.bar.update(1)
 
     def run(self, wants: list[Want], fn: Callable[[Want], None]) -> None:
-        if (getattr(self.backend, "processes", False) and self.jobs > 1
+        if (self.backend.processes and self.jobs > 1
                 and len(wants) >= forkpool.MIN_ITEMS and forkpool.workers() > 1):
             self._run_split(wants, fn)
             return
