@@ -86,6 +86,31 @@ def validate(key: str, value: Any) -> Any:
     raise ConfigError(f"unknown config key {key!r}")
 
 
+def known(key: str) -> bool:
+    """Whether ``key`` is a setting gitml (or a registered part) reads."""
+    return any(re.fullmatch(pattern, key) for pattern in KEYS)
+
+
+def default(key: str) -> tuple[Any, str] | None:
+    """What gitml uses when ``key`` is not set, and how it was chosen; None: no default."""
+    if key == "core.link":
+        from gitml.store import DEFAULT_LINK
+
+        return DEFAULT_LINK, "reflink where the file system has it, else a copy"
+    if key == "core.cache_dir":
+        return ".gitml/cache", "in the main work tree, shared by its linked worktrees"
+    if key == "core.jobs":
+        n = min(8, (os.cpu_count() or 1) * 2)
+        return n, "twice the CPU count, at most 8"
+    if key == "core.lock_timeout":
+        return 60, "seconds"
+    if key == "hooks.max_file_size":
+        from gitml.hooks.precommit import DEFAULT_MAX_FILE_SIZE
+
+        return DEFAULT_MAX_FILE_SIZE, "bytes (5 MiB)"
+    return None
+
+
 VALIDATORS = {"int": _positive_int, "number": _number, "text": _text, "bool": _bool}
 
 

@@ -182,10 +182,23 @@ def python_command() -> str:
 
 def check_target(path: str) -> str:
     full = os.path.abspath(path)
-    if os.path.exists(full) and (not os.path.isdir(full) or os.listdir(full)):
-        raise BadInputError(f"{path} already exists and is not empty; give a new directory "
-                            "(gitml demo /tmp/gitml-demo)")
+    if _taken(full):
+        raise BadInputError(f"{path} already exists and is not empty; try: gitml demo "
+                            f"{shlex.quote(free_name(path))}")
     return full
+
+
+def _taken(full: str) -> bool:
+    return os.path.lexists(full) and (not os.path.isdir(full) or bool(os.listdir(full)))
+
+
+def free_name(path: str) -> str:
+    """``path-2``, ``path-3``, ...: the first that does not exist or is an empty folder."""
+    base = path.rstrip("/") or path
+    i = 2
+    while _taken(os.path.abspath(f"{base}-{i}")):
+        i += 1
+    return f"{base}-{i}"
 
 
 def demo(path: str, say: Callable[[str], None] = print) -> DemoResult:

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
-from gitml.cli.output import emit_json, human_size, json_option, quiet_option, table
+from gitml.cli.output import (
+    emit_json,
+    git_add_hint,
+    human_size,
+    json_option,
+    plural,
+    quiet_option,
+    report_options,
+    table,
+)
 from gitml.errors import CheckFailed
 
 
@@ -16,9 +26,13 @@ def _repo():  # type: ignore[no-untyped-def]
     return Repo()
 
 
+_INIT_FILES = (".gitml/config.yaml", ".gitml/.gitignore", ".gitattributes")
+
+
 @click.command()
+@json_option
 @quiet_option
-def init(quiet: bool, verbose: bool) -> None:
+def init(as_json: bool, quiet: bool, verbose: bool) -> None:
     """Set up gitml in the current Git repository (safe to run again).
 
     Example: gitml init && git add .gitml && git commit -m "gitml init"
@@ -28,13 +42,17 @@ def init(quiet: bool, verbose: bool) -> None:
 
     existed = os.path.exists(os.path.join(find_root(None), GITML_DIR, "config.yaml"))
     repo = Repo.init()
+    if as_json:
+        emit_json({"gitml_dir": repo.gitml_dir, "created": not existed,
+                   "files": list(_INIT_FILES)})
+        return
     if quiet:
         return
     if existed:
         click.echo(f"gitml is already set up in {repo.gitml_dir} (checked; drivers registered)")
         return
     click.echo(f"Initialised gitml in {repo.gitml_dir}")
-    click.echo("Commit it with:  git add .gitml/config.yaml .gitml/.gitignore .gitattributes")
+    click.echo(f"Stage it with:  {git_add_hint(repo.root, _INIT_FILES)}")
 
 
 @click.command()
@@ -59,7 +77,8 @@ def add(targets: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool) -> 
         click.echo(f"{verb}: {r.path} ({what}{human_size(r.size)})")
     to_git = sorted({r.pointer for r in results} | {r.gitignore for r in results if r.gitignore})
     if any(r.changed or r.gitignore for r in results):
-        click.echo("\nTo track the changes with Git, run:\n    git add " + " ".join(to_git))
+        click.echo("\nTo track the changes with Git, run:\n    "
+                   + git_add_hint(repo.root, to_git))
 
 
 _STATE_ORDER = {"modified": 0, "missing": 1, "not in store": 2, "ok": 3}
@@ -151,7 +170,7 @@ def checkout(targets: tuple[str, ...], force: bool, as_json: bool, quiet: bool,
 
 @click.command()
 @click.argument("revs", nargs=-1)
-@json_option
+@report_options
 @click.option("--md", is_flag=True, help="Print a Markdown table.")
 def diff(revs: tuple[str, ...], as_json: bool, md: bool) -> None:
     """Tracked data that changed between revisions, per file inside directories.
@@ -195,15 +214,17 @@ def _size_change(a: int | None, b: int | None) -> str:
 
 @click.command()
 @click.argument("targets", nargs=-1, required=True, type=click.Path())
-@quiet_option
-def remove(targets: tuple[str, ...], quiet: bool, verbose: bool) -> None:
+@report_options
+def remove(targets: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool) -> None:
     """Stop tracking paths: the pointer and .gitignore line go, the data stays.
 
     Example: gitml remove data/train.parquet   (alias: gitml rm)
     """
     with _repo() as repo:
         removed = repo.remove(list(targets))
-    if not quiet:
+    if as_json:
+        emit_json({"removed": removed})
+    elif not quiet:
         for r in removed:
             click.echo(f"removed: {r}.gitml (data kept at {r})")
 
@@ -233,7 +254,7 @@ def gc(dry_run: bool, workspace_only: bool, force: bool, remote: str | None, as_
         emit_json(result.to_dict())
     elif not quiet:
         verb = "would remove" if dry_run else "removed"
-        click.echo(f"{verb} {result.removed} object{'s' * (result.removed != 1)}, "
+        click.echo(f"{verb} {plural(result.removed, 'object')}, "
                    f"{human_size(result.bytes_freed)}; kept {result.kept}")
 
 
@@ -267,7 +288,7 @@ def fsck(as_json: bool, quiet: bool, verbose: bool) -> None:
 @click.option("--local", is_flag=True, help="Use .gitml/config.local.yaml (not committed).")
 @click.option("--unset", is_flag=True, help="Remove KEY.")
 @click.option("-l", "--list", "list_", is_flag=True, help="List every setting.")
-@json_option
+@report_options
 def config(key: str | None, value: str | None, local: bool, unset: bool, list_: bool,
            as_json: bool) -> None:
     """Get or set a setting.
@@ -295,13 +316,32 @@ def config(key: str | None, value: str | None, local: bool, unset: bool, list_: 
                 raise click.UsageError(f"{key} is not set")
             return
         if value is None:
-            v = conf.get(key)
-            if v is None:
-                raise CheckFailed(f"{key} is not set")
-            v = "****" if is_secret_key(key) else v
-            if as_json:
-                emit_json(v)
-            else:
-                click.echo(v)
+            _show_setting(conf, key, as_json)
             return
         conf.set(key, value, local=local)
+
+
+def _show_setting(conf: Any, key: str, as_json: bool) -> None:
+    """One setting's value; an unset one prints its default and says so (on stderr)."""
+    from gitml.config import default, known
+    from gitml.errors import BadInputError
+    from gitml.remotes.config import is_secret_key
+
+    if not known(key):
+        raise BadInputError(f"unknown config key {key!r} (see: gitml config --list)")
+    v = conf.get(key)
+    is_set = v is not None
+    note = ""
+    if not is_set:
+        d = default(key)
+        if d is None:
+            raise CheckFailed(f"{key} is not set, and it has no default")
+        v, how = d
+        note = f"{key} is not set; gitml uses the default {v} ({how})"
+    v = "****" if is_set and is_secret_key(key) else v
+    if as_json:
+        emit_json({"key": key, "value": v, "set": is_set})
+        return
+    click.echo(v)
+    if note:
+        click.echo(note, err=True)

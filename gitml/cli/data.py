@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gitml.cli.output import emit_json, json_option, markdown, style, table
+from gitml.cli.output import emit_json, markdown, plural, report_options, style, table
 from gitml.errors import BadInputError, CheckFailed
 
 
@@ -72,7 +72,7 @@ def monitor() -> None:
               help="Most frequent values to show per column.")
 @click.option("--columns", "columns", default=None, metavar="A,B",
               help="Only these columns.")
-@json_option
+@report_options
 @md_option
 def profile(path: str, top: int, columns: str | None, as_json: bool, as_md: bool) -> None:
     """Rows, columns, types, nulls, distinct values, min/max/mean/std, top values, duplicates.
@@ -115,7 +115,7 @@ def profile(path: str, top: int, columns: str | None, as_json: bool, as_md: bool
 # -- check ------------------------------------------------------------------------------
 @data.command()
 @click.argument("targets", nargs=-1, type=click.Path())
-@json_option
+@report_options
 @md_option
 def check(targets: tuple[str, ...], as_json: bool, as_md: bool) -> None:
     """Run the checks declared under `checks:` in gitml.yaml; exit 1 on a violation.
@@ -196,7 +196,7 @@ def _diff_specs(args: tuple[str, ...]) -> tuple[tuple[str, str | None], tuple[st
               help="Sample rows to show per kind of change.")
 @click.option("--stats/--no-stats", default=True, help="Per-column stats before/after.")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when the tables differ.")
-@json_option
+@report_options
 @md_option
 def diff(args: tuple[str, ...], key: tuple[str, ...], samples: int, stats: bool,
          exit_code: bool, as_json: bool, as_md: bool) -> None:
@@ -286,7 +286,7 @@ def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
 def _diff_text(d: dict[str, Any], stats: bool) -> str:
     lines = [style(f"{d['old']} -> {d['new']}", bold=True)]
     schema = _schema_lines(d)
-    lines.append("schema: " + ("unchanged" if not schema else f"{len(schema)} change(s)"))
+    lines.append("schema: " + ("unchanged" if not schema else plural(len(schema), "change")))
     lines += [f"  {x}" for x in schema]
     lines.append(_rows_line(d))
     if d["changed_columns"]:
@@ -328,7 +328,7 @@ def _diff_md(d: dict[str, Any], stats: bool) -> str:
               help="KS statistic threshold (default 0.1).")
 @click.option("--frequency", type=click.FloatRange(min=0), default=None,
               help="Category frequency drift threshold (default 0.1).")
-@json_option
+@report_options
 @md_option
 def drift(reference: str, current: str, psi: float | None, ks: float | None,
           frequency: float | None, as_json: bool, as_md: bool) -> None:

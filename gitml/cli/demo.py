@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
+import sys
+from collections.abc import Iterator
+
 import click
+
+from gitml.cli.output import emit_json, report_options
 
 
 @click.command()
 @click.argument("directory", default="gitml-demo", required=False)
-def demo(directory: str) -> None:
+@report_options
+def demo(directory: str, as_json: bool, quiet: bool, verbose: bool) -> None:
     """Build a small ML project in DIRECTORY (new or empty) and version it end to end.
 
     Git and gitml init, a synthetic Parquet data set, a prepare/train pipeline, a commit,
@@ -18,4 +27,26 @@ def demo(directory: str) -> None:
     """
     from gitml.demo import demo as run
 
-    run(directory, say=click.echo)
+    if quiet or as_json:
+        with _silenced():
+            result = run(directory, say=lambda _m: None)
+    else:
+        result = run(directory, say=click.echo)
+    if as_json:
+        emit_json(dataclasses.asdict(result))
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """Standard output off, for this process and the stages it starts (``-q``, ``--json``)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)

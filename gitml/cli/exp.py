@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gitml.cli.output import emit_json, markdown, style, table
+from gitml.cli.output import emit_json, markdown, plural, report_options, style, table
 from gitml.errors import CheckFailed
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def _finish(results: list[ExpResult]) -> None:
         n = len(failed)
         if len(results) == 1:
             raise CheckFailed(results[0].error or f"experiment {failed[0]} failed")
-        raise CheckFailed(f"{n} of {len(results)} experiment{'s' if len(results) > 1 else ''} "
+        raise CheckFailed(f"{n} of {plural(len(results), 'experiment')} "
                           f"failed: {', '.join(failed)}")
 
 
@@ -99,11 +99,11 @@ def _finish(results: list[ExpResult]) -> None:
 @click.option("--keep-failed", is_flag=True,
               help="Keep a failed run as a branch marked failed.")
 @click.option("--run-queued", metavar="NAME", hidden=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@report_options
 def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, add: bool,
             to_queue: bool, run_all: bool, jobs: int, force: bool, no_run_cache: bool,
-            keep_failed: bool, run_queued: str | None, as_json: bool, quiet: bool) -> None:
+            keep_failed: bool, run_queued: str | None, as_json: bool, quiet: bool,
+            verbose: bool) -> None:
     """Run the pipeline with changed params on a new branch.
 
     The run happens in its own worktree under .gitml/worktrees/: your workspace, index
@@ -129,7 +129,7 @@ def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, a
             if as_json:
                 emit_json({"queued": names})
             elif not quiet:
-                click.echo(f"Queued {len(names)} experiment{'s' if len(names) > 1 else ''}: "
+                click.echo(f"Queued {plural(len(names), 'experiment')}: "
                            f"{', '.join(names)}. Run them with: gitml exp run --run-all")
             return
         if run_queued:
@@ -181,7 +181,7 @@ def _when(ts: int) -> str:
               metavar="N", help="Significant digits of numbers.")
 @click.option("--md", "as_md", is_flag=True, help="Print a Markdown table.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@report_options
 def show_cmd(sort_by: str | None, sort_order: str | None, only_changed: bool, precision: int,
              as_md: bool, as_csv: bool, as_json: bool) -> None:
     """HEAD and every experiment, one row each: metrics, then params.
@@ -255,7 +255,7 @@ def _render(tbl: Table, cols: list[Any], fmt: str, precision: int) -> str:
 @click.option("--precision", type=click.IntRange(1, 17), default=5, show_default=True,
               metavar="N", help="Significant digits of numbers.")
 @click.option("--md", "as_md", is_flag=True, help="Print Markdown tables.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@report_options
 def diff_cmd(a: str, b: str | None, show_all: bool, precision: int, as_md: bool,
              as_json: bool) -> None:
     """Params and metrics of two revisions side by side (one experiment: it and its base).
@@ -301,7 +301,7 @@ def diff_cmd(a: str, b: str | None, show_all: bool, precision: int, as_md: bool,
               "path:key).")
 @click.option("--max", "direction", flag_value="max", help="Higher is better.")
 @click.option("--min", "direction", flag_value="min", help="Lower is better.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@report_options
 def best_cmd(metric: str, direction: str | None, as_json: bool) -> None:
     """Print the name of the finished experiment with the best value of a metric.
 
@@ -328,9 +328,8 @@ def best_cmd(metric: str, direction: str | None, as_json: bool) -> None:
 @exp.command("apply")
 @click.argument("name")
 @click.option("-f", "--force", is_flag=True, help="Overwrite uncommitted changes.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def apply_cmd(name: str, force: bool, as_json: bool, quiet: bool) -> None:
+@report_options
+def apply_cmd(name: str, force: bool, as_json: bool, quiet: bool, verbose: bool) -> None:
     """Bring an experiment's params, metrics and outputs into the workspace, uncommitted.
 
     HEAD and the index stay as they are; review with git diff, then commit.
@@ -347,9 +346,9 @@ def apply_cmd(name: str, force: bool, as_json: bool, quiet: bool) -> None:
         if not res.files:
             click.echo(f"{name} changes nothing in the workspace.")
             return
-        click.echo(f"Applied {name}: {len(res.files)} file(s) "
+        click.echo(f"Applied {name}: {plural(len(res.files), 'file')} "
                    f"({', '.join(res.files[:6])}{' ...' if len(res.files) > 6 else ''})"
-                   + (f", {len(res.data)} output(s) checked out" if res.data else "")
+                   + (f", {plural(len(res.data), 'output')} checked out" if res.data else "")
                    + ". Not committed: review with 'git diff', then commit.")
 
 
@@ -362,10 +361,9 @@ def apply_cmd(name: str, force: bool, as_json: bool, quiet: bool) -> None:
 @click.option("--all", "all_", is_flag=True, help="Every experiment.")
 @click.option("-f", "--force", is_flag=True,
               help="Also delete branches that have commits beyond the experiment.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@report_options
 def remove_cmd(names: tuple[str, ...], failed: bool, older_than: str | None, queued: bool,
-               all_: bool, force: bool, as_json: bool, quiet: bool) -> None:
+               all_: bool, force: bool, as_json: bool, quiet: bool, verbose: bool) -> None:
     """Delete experiments (their branches) and queued runs. Alias: rm.
 
     Outputs stay in the store until 'gitml gc'.
@@ -390,11 +388,13 @@ exp.add_command(remove_cmd, "rm")
 
 
 @exp.command("clean")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@report_options
 def clean_cmd(as_json: bool) -> None:
     """Remove what interrupted runs left behind (worktrees, stale entries).
 
     Runs still in progress are left alone. 'gitml exp run' also does this by itself.
+
+    Example: gitml exp clean
     """
     from gitml.experiments.manage import clean
 
@@ -404,13 +404,13 @@ def clean_cmd(as_json: bool) -> None:
         emit_json(res.to_dict())
         return
     if res.worktrees:
-        click.echo(f"Removed {len(res.worktrees)} worktree(s) left by killed runs: "
+        click.echo(f"Removed {plural(len(res.worktrees), 'worktree')} left by killed runs: "
                    + ", ".join(res.worktrees))
     if res.stale:
-        click.echo(f"Forgot {len(res.stale)} experiment(s) whose branch was deleted: "
+        click.echo(f"Forgot {plural(len(res.stale), 'experiment')} whose branch was deleted: "
                    + ", ".join(res.stale))
     if res.running:
-        click.echo(f"Left {len(res.running)} running experiment(s) alone: "
+        click.echo(f"Left {plural(len(res.running), 'running experiment')} alone: "
                    + ", ".join(res.running))
     if not (res.worktrees or res.stale or res.running):
         click.echo("Nothing to clean.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gitml.cli.output import emit_json, json_option, table
+from gitml.cli.output import emit_json, report_options, table
 
 _CHECKS = ("pointers", "large-files", "tracked-paths", "data-checks")
 
@@ -50,7 +50,7 @@ def _emit(hooks_dir: str, states: list, as_json: bool, drivers: dict | None = No
 
 @hooks.command()
 @click.argument("names", nargs=-1)
-@json_option
+@report_options
 def install(names: tuple[str, ...], as_json: bool) -> None:
     """Install the hooks (all, or the NAMES given) and register the pointer drivers.
 
@@ -68,7 +68,7 @@ def install(names: tuple[str, ...], as_json: bool) -> None:
 @hooks.command()
 @click.argument("names", nargs=-1)
 @click.option("--drivers", is_flag=True, help="Also remove the drivers from .git/config.")
-@json_option
+@report_options
 def uninstall(names: tuple[str, ...], drivers: bool, as_json: bool) -> None:
     """Remove gitml's hooks, putting back any hook they had chained, byte for byte.
 
@@ -81,7 +81,7 @@ def uninstall(names: tuple[str, ...], drivers: bool, as_json: bool) -> None:
 
 
 @hooks.command()
-@json_option
+@report_options
 def status(as_json: bool) -> None:
     """Show which hooks are installed, chained or someone else's, and the drivers.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from typing import Any
 
@@ -81,7 +82,7 @@ def cli(directory: str | None) -> None:
         try:
             os.chdir(directory)
         except OSError as e:
-            raise click.BadParameter(f"cannot change to {directory}: {e.strerror}") from None
+            raise click.UsageError(f"-C {directory}: {e.strerror}") from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -95,8 +96,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         code = EXIT_INTERRUPTED
+    except click.exceptions.NoArgsIsHelpError as e:
+        code = _bare_group(e)
+    except click.UsageError as e:
+        _usage_error(e.format_message(), e.ctx)
+        code = e.exit_code
     except click.ClickException as e:
-        e.show()
+        click.echo(f"error: {_one_line(e.format_message())}", err=True)
         code = e.exit_code
     except click.exceptions.Exit as e:
         code = e.exit_code
@@ -112,6 +118,33 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as e:  # a bug: one line for the user, the traceback in a log
         code = _crash(e)
     sys.exit(code)
+
+
+def _one_line(message: str) -> str:
+    """Click's sentence as gitml's one line: lower-case start, no final stop, no newline."""
+    text = " ".join(message.split())
+    text = re.sub(r"\. Did you mean (.+)\?$", r" (did you mean \1?)", text)
+    text = text[:1].lower() + text[1:] if text[1:2].islower() or len(text) < 2 else text
+    return text.rstrip(".")
+
+
+def _usage_error(message: str, ctx: click.Context | None) -> None:
+    """A usage error is one ``error:`` line and the hint to the command's help (exit 2)."""
+    path = ctx.command_path if ctx is not None else "gitml"
+    click.echo(f"error: {_one_line(message)}\nTry '{path} --help' for help.", err=True)
+
+
+def _bare_group(e: click.exceptions.NoArgsIsHelpError) -> int:
+    """``gitml`` alone prints its help; ``gitml exp`` alone is a usage error naming the
+    subcommands."""
+    ctx = e.ctx
+    if ctx is None or ctx.parent is None:
+        click.echo(ctx.get_help() if ctx is not None else "")
+        return 0
+    group = ctx.command
+    names = group.list_commands(ctx) if isinstance(group, click.Group) else []
+    _usage_error(f"missing command (one of: {', '.join(names)})", ctx)
+    return 2
 
 
 def _crash(e: BaseException) -> int:

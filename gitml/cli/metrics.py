@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from gitml.cli.output import emit_json, markdown, style, table
+from gitml.cli.output import emit_json, markdown, report_options, style, table
 from gitml.errors import EXIT_FOUND, CheckFailed
 
 _COLOURS = {"better": "green", "worse": "red", "missing": "red", "within tolerance": "yellow"}
@@ -22,7 +22,7 @@ def _out_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      metavar="N", help="Significant digits of numbers.")(f)
     f = click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")(f)
     f = click.option("--md", "as_md", is_flag=True, help="Print a Markdown table.")(f)
-    f = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(f)
+    f = report_options(f)
     return click.option("-t", "--target", "targets", multiple=True, metavar="PATH",
                         help="Only this file, folder or glob (repeatable).")(f)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gitml.cli.output import emit_json, human_size, json_option, table
+from gitml.cli.output import emit_json, human_size, report_options, table
 
 
 def _repo():  # type: ignore[no-untyped-def]
@@ -40,7 +40,7 @@ def _pushed(tag: str) -> str:
               help="Take the next version after the last one (default: patch).")
 @click.option("--rev", metavar="REV", help="The commit to register (default: HEAD).")
 @click.option("-m", "--message", help="Why: kept in the tag's message.")
-@json_option
+@report_options
 def register(name: str, path: str | None, version: str | None, bump: str | None,
              rev: str | None, message: str | None, as_json: bool) -> None:
     """Register a version of model NAME: an annotated tag NAME@vX.Y.Z at the commit.
@@ -66,7 +66,7 @@ def register(name: str, path: str | None, version: str | None, bump: str | None,
 @click.argument("version")
 @click.option("--stage", "-s", required=True, help="The stage, e.g. staging or prod.")
 @click.option("-m", "--message", help="Why: kept in the tag's message.")
-@json_option
+@report_options
 def promote(name: str, version: str, stage: str, message: str | None, as_json: bool) -> None:
     """Put VERSION of model NAME in a stage: an annotated tag NAME#STAGE#N.
 
@@ -91,7 +91,7 @@ def promote(name: str, version: str, stage: str, message: str | None, as_json: b
 @click.argument("version", required=False)
 @click.option("--stage", "-s", help="Only take VERSION (default: the holder) out of this stage.")
 @click.option("-m", "--message", help="Why: kept in the tag's message.")
-@json_option
+@report_options
 def deprecate(name: str, version: str | None, stage: str | None, message: str | None,
               as_json: bool) -> None:
     """Deprecate a version, take a version out of a stage, or deprecate the whole model.
@@ -119,7 +119,7 @@ def deprecate(name: str, version: str | None, stage: str | None, message: str | 
 
 @model.command(name="list")
 @click.option("-a", "--all", "show_all", is_flag=True, help="Include deprecated models.")
-@json_option
+@report_options
 def list_(show_all: bool, as_json: bool) -> None:
     """Every model: path, latest version, and the version in each stage.
 
@@ -148,7 +148,7 @@ def list_(show_all: bool, as_json: bool) -> None:
 
 @model.command()
 @click.argument("name")
-@json_option
+@report_options
 def show(name: str, as_json: bool) -> None:
     """A model's versions (with their commit's metrics, params and data hashes), stages,
     and its history: who did what, when, and why.
@@ -232,7 +232,7 @@ def _one_line(text: str | None) -> str:
 @click.option("-o", "--out", "out", type=click.Path(), help="Where to write it "
               "(default: the model's file name, here).")
 @click.option("-f", "--force", is_flag=True, help="Replace a different existing file.")
-@json_option
+@report_options
 def get(ref: str, out: str | None, force: bool, as_json: bool) -> None:
     """Copy a model version out of the registry (from the store, or the default remote).
 

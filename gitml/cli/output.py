@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -17,8 +20,44 @@ def json_option(f: F) -> F:
 
 
 def quiet_option(f: F) -> F:
+    """``-q/--quiet`` and ``-v/--verbose``. A command whose function takes ``quiet`` and
+    ``verbose`` handles them itself; for any other, ``-q`` silences its standard output
+    (not its ``--json``) and ``-v`` is left in ``ctx.meta["gitml.verbose"]``."""
+    if "quiet" not in inspect.signature(f).parameters:
+        inner = f
+
+        @functools.wraps(inner)
+        def wrapper(*args: Any, quiet: bool = False, verbose: bool = False,
+                    **kw: Any) -> Any:
+            click.get_current_context().meta["gitml.verbose"] = verbose
+            if not quiet or kw.get("as_json"):
+                return inner(*args, **kw)
+            with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+                return inner(*args, **kw)
+
+        f = wrapper  # type: ignore[assignment]
     f = click.option("-v", "--verbose", is_flag=True, help="Say more.")(f)
     return click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(f)
+
+
+def report_options(f: F) -> F:
+    """``--json``, ``-q`` and ``-v``: what every reporting command takes (docs/cli.md)."""
+    return json_option(quiet_option(f))
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``1 object``, ``0 objects``, ``2,000 objects``."""
+    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
+
+
+def git_add_hint(root: str, paths: Sequence[str]) -> str:
+    """``git add ...`` of repository paths, relative to the current directory and quoted
+    for the shell, so the line can be pasted as it is."""
+    import shlex
+
+    here = os.getcwd()
+    rel = sorted({os.path.relpath(os.path.join(root, *p.split("/")), here) for p in paths})
+    return "git add " + " ".join(shlex.quote(p) for p in rel)
 
 
 def emit_json(obj: Any) -> None:

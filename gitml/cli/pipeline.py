@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gitml.cli.output import emit_json, json_option, quiet_option, table
+from gitml.cli.output import (
+    emit_json,
+    git_add_hint,
+    json_option,
+    quiet_option,
+    report_options,
+    table,
+)
 
 if TYPE_CHECKING:
     from gitml.pipeline.reproduce import Event, ReproResult
@@ -43,7 +50,7 @@ def _printer(verbose: bool, dry: bool):  # type: ignore[no-untyped-def]
     return show
 
 
-def _summary(result: ReproResult) -> None:
+def _summary(root: str, result: ReproResult) -> None:
     if result.dry:
         return
     if not result.stages:
@@ -51,8 +58,8 @@ def _summary(result: ReproResult) -> None:
     elif not result.ran and not result.restored and not result.failed:
         click.echo("Pipeline is up to date: nothing to reproduce.")
     if result.changed:
-        click.echo("\nTo track the changes with Git, run:\n    git add "
-                   + " ".join(sorted(result.changed)))
+        click.echo("\nTo track the changes with Git, run:\n    "
+                   + git_add_hint(root, result.changed))
 
 
 @click.command()
@@ -96,7 +103,7 @@ def repro(targets: tuple[str, ...], force: bool, single_item: bool, keep_going: 
     if as_json:
         emit_json(result.to_dict())
     elif not quiet:
-        _summary(result)
+        _summary(repo.root, result)
     if error:
         raise error
 
@@ -106,7 +113,7 @@ def repro(targets: tuple[str, ...], force: bool, single_item: bool, keep_going: 
 @click.option("--mermaid", "fmt", flag_value="mermaid", help="Mermaid flowchart.")
 @click.option("--dot", "fmt", flag_value="dot", help="Graphviz DOT.")
 @click.option("--md", "fmt", flag_value="md", help="Mermaid in a Markdown code block.")
-@json_option
+@report_options
 def dag(targets: tuple[str, ...], fmt: str | None, as_json: bool) -> None:
     """Show the stage graph (of TARGETS and what they depend on).
 
@@ -149,11 +156,12 @@ def stage() -> None:
 @click.option("--always-changed", is_flag=True, help="Always run this stage.")
 @click.option("--desc", help="A description.")
 @click.option("-f", "--force", is_flag=True, help="Replace a stage of that name.")
+@report_options
 @click.argument("command", nargs=-1, required=True)
 def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
               outs_no_cache: tuple[str, ...], metrics: tuple[str, ...], plots: tuple[str, ...],
               params: tuple[str, ...], wdir: str | None, always_changed: bool,
-              desc: str | None, force: bool, command: tuple[str, ...]) -> None:
+              desc: str | None, force: bool, as_json: bool, command: tuple[str, ...]) -> None:
     """Add a stage to gitml.yaml; the command comes last.
 
     Example: gitml stage add -n eval -d models/model.pkl -M eval.json python eval.py
@@ -168,11 +176,14 @@ def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
                 outs_no_cache=list(outs_no_cache), metrics=list(metrics), plots=list(plots),
                 params=list(params), wdir=wdir, always_changed=always_changed, desc=desc,
                 force=force)
-    click.echo(f"Added stage {s.name!r} to gitml.yaml. Run it with: gitml repro {s.name}")
+    if as_json:
+        emit_json(s.to_dict())
+    else:
+        click.echo(f"Added stage {s.name!r} to gitml.yaml. Run it with: gitml repro {s.name}")
 
 
 @stage.command("list")
-@json_option
+@report_options
 def stage_list(as_json: bool) -> None:
     """List the stages with their commands, deps and outputs.
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gitml.cli.output import emit_json, human_size, json_option
+from gitml.cli.output import emit_json, human_size, report_options
 
 _MAX_POINTS = click.option(
     "--max-points", type=click.IntRange(min=0), default=2000, show_default=True,
@@ -33,7 +33,7 @@ def plots() -> None:
 @_OUTPUT
 @_OPEN
 @_MAX_POINTS
-@json_option
+@report_options
 def show(targets: tuple[str, ...], output: str | None, open_: bool, max_points: int,
          as_json: bool) -> None:
     """Draw the workspace's series: gitml-live/plots/ and files under plots: in gitml.yaml.
@@ -54,7 +54,7 @@ def show(targets: tuple[str, ...], output: str | None, open_: bool, max_points: 
 @_OUTPUT
 @_OPEN
 @_MAX_POINTS
-@json_option
+@report_options
 def diff(revs: tuple[str, ...], targets: tuple[str, ...], output: str | None, open_: bool,
          max_points: int, as_json: bool) -> None:
     """Draw series of several revisions on shared charts, one colour per revision.
@@ -113,7 +113,7 @@ def _open(path: str) -> None:
               help="Only these plot files or folders (repeatable).")
 @_OPEN
 @_MAX_POINTS
-@json_option
+@report_options
 @click.option("--md", "as_md", is_flag=True, help="Print the Markdown (also with -o).")
 def report(revs: tuple[str, ...], output: str | None, targets: tuple[str, ...], open_: bool,
            max_points: int, as_json: bool, as_md: bool) -> None:

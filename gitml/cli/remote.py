@@ -9,7 +9,14 @@ from typing import Any, TypeVar
 
 import click
 
-from gitml.cli.output import emit_json, human_size, json_option, quiet_option, table
+from gitml.cli.output import (
+    emit_json,
+    human_size,
+    json_option,
+    quiet_option,
+    report_options,
+    table,
+)
 from gitml.errors import BadInputError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,9 +48,9 @@ def remote() -> None:
 @click.option("-d", "--default", "make_default", is_flag=True,
               help="Make it the default remote for push, fetch and pull.")
 @click.option("-f", "--force", is_flag=True, help="Replace a remote of the same name.")
-@quiet_option
-def remote_add(name: str, url: str, make_default: bool, force: bool, quiet: bool,
-               verbose: bool) -> None:
+@report_options
+def remote_add(name: str, url: str, make_default: bool, force: bool, as_json: bool,
+               quiet: bool, verbose: bool) -> None:
     """Add a remote: s3://bucket/prefix, or a directory (absolute, or relative to the repo).
 
     The first remote added becomes the default. Example: gitml remote add nas /mnt/gitml
@@ -64,7 +71,9 @@ def remote_add(name: str, url: str, make_default: bool, force: bool, quiet: bool
         first = rconfig.default_remote(repo) is None
         if make_default or first:
             conf.set("core.remote", name)
-    if not quiet:
+    if as_json:
+        emit_json({"name": name, "url": url, "default": make_default or first})
+    elif not quiet:
         click.echo(f"Added remote {name} ({url})" + (" as the default" if make_default
                                                        or first else ""))
         if url.startswith("s3://"):
@@ -73,9 +82,12 @@ def remote_add(name: str, url: str, make_default: bool, force: bool, quiet: bool
 
 
 @remote.command("list")
-@json_option
+@report_options
 def remote_list(as_json: bool) -> None:
-    """List remotes (credentials are never shown)."""
+    """List remotes (credentials are never shown).
+
+    Example: gitml remote list --json
+    """
     from gitml.remotes import config as rconfig
 
     with _repo() as repo:
@@ -109,7 +121,9 @@ def remote_list(as_json: bool) -> None:
 @click.option("--local", is_flag=True,
               help="Write to .gitml/config.local.yaml (not committed); required for secrets.")
 @click.option("--unset", is_flag=True, help="Remove the option.")
-def remote_modify(name: str, key: str, value: str | None, local: bool, unset: bool) -> None:
+@report_options
+def remote_modify(name: str, key: str, value: str | None, local: bool, unset: bool,
+                  as_json: bool) -> None:
     """Set an option of a remote.
 
     \b
@@ -139,7 +153,8 @@ def remote_modify(name: str, key: str, value: str | None, local: bool, unset: bo
                                     f"'gitml remote remove {name}'")
             if not conf.unset(full, local=local):
                 raise BadInputError(f"{full} is not set" + (" locally" if local else ""))
-            click.echo(f"Unset {full} in {where}")
+            _said({"key": full, "file": where, "unset": True}, f"Unset {full} in {where}",
+                  as_json)
             return
         if value is None:
             raise click.UsageError("give a VALUE, or --unset")
@@ -148,13 +163,26 @@ def remote_modify(name: str, key: str, value: str | None, local: bool, unset: bo
                 conf.set(full, value, local=True)
         else:
             conf.set(full, value, local=local)
-    click.echo(f"Set {full} in {where}" + ("" if secret else f" to {value}"))
+    _said({"key": full, "file": where, "value": "****" if secret else value},
+          f"Set {full} in {where}" + ("" if secret else f" to {value}"), as_json)
+
+
+def _said(obj: Any, text: str, as_json: bool) -> None:
+    """A one-line confirmation, or its JSON form."""
+    if as_json:
+        emit_json(obj)
+    else:
+        click.echo(text)
 
 
 @remote.command("remove")
 @click.argument("name")
-def remote_remove(name: str) -> None:
-    """Forget a remote (its data is not touched)."""
+@report_options
+def remote_remove(name: str, as_json: bool) -> None:
+    """Forget a remote (its data is not touched).
+
+    Example: gitml remote remove old-nas
+    """
     from gitml.remotes import config as rconfig
 
     with _repo() as repo:
@@ -164,13 +192,17 @@ def remote_remove(name: str) -> None:
         repo.config.unset(f"remote.{name}", local=True)
         if rconfig.default_remote(repo) == name:
             repo.config.unset("core.remote")
-    click.echo(f"Removed remote {name}")
+    _said({"removed": name}, f"Removed remote {name}", as_json)
 
 
 @remote.command("default")
 @click.argument("name", required=False)
-def remote_default(name: str | None) -> None:
-    """Show or set the default remote."""
+@report_options
+def remote_default(name: str | None, as_json: bool) -> None:
+    """Show or set the default remote.
+
+    Example: gitml remote default storage
+    """
     from gitml.remotes import config as rconfig
 
     with _repo() as repo:
@@ -178,11 +210,12 @@ def remote_default(name: str | None) -> None:
             current = rconfig.default_remote(repo)
             if current is None:
                 raise BadInputError("no default remote: gitml remote default NAME")
-            click.echo(current)
+            _said({"default": current}, current, as_json)
             return
         if name not in rconfig.names(repo):
             raise BadInputError(f"unknown remote {name!r}")
         repo.config.set("core.remote", name)
+    _said({"default": name}, f"The default remote is now {name}", as_json)
 
 
 # -- push / fetch / pull ------------------------------------------------------------------

@@ -134,7 +134,8 @@ def _checkout(repo: Repo, targets: list[str] | None) -> int:
         bad = result.missing + result.corrupt
         if bad:
             problems += len(bad)
-            say(f"{len(result.missing)} file(s) missing from the store and {len(result.corrupt)}"
+            n = len(result.missing)
+            say(f"{n} file{'s' * (n != 1)} missing from the store and {len(result.corrupt)}"
                 f" corrupt, not checked out (first: {bad[0]}); get them with: gitml pull")
     for r in kept:
         q = shlex.quote(r)

@@ -59,9 +59,15 @@ def test_demo_refuses_a_non_empty_directory(tmp_path: Path, cli) -> None:
     r = cli("demo", str(target))
     assert r.code == 2
     assert r.err.strip().splitlines() == [
-        f"error: {target} already exists and is not empty; give a new directory "
-        "(gitml demo /tmp/gitml-demo)"]
+        f"error: {target} already exists and is not empty; try: gitml demo {target}-2"]
     assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    # the suggestion skips names that are taken too; an empty folder is free
+    write(tmp_path / "mine-2" / "x", "x")
+    write(tmp_path / "mine-3", "a file")
+    (tmp_path / "mine-4").mkdir()
+    r = cli("demo", str(target))
+    assert r.err.strip() == (f"error: {target} already exists and is not empty; "
+                             f"try: gitml demo {target}-4")
     write(tmp_path / "file", "x")
     assert cli("demo", str(tmp_path / "file")).code == 2
     (tmp_path / "empty").mkdir()

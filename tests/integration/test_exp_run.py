@@ -241,8 +241,8 @@ def test_exp_clean_removes_dead_worktrees_only(project: Path, cli) -> None:
         assert p.returncode == -9
         r = cli("exp", "clean")
         assert r.code == 0, r.err
-        assert "Removed 1 worktree(s) left by killed runs: dead" in r.out
-        assert "Left 1 running experiment(s) alone: live" in r.out
+        assert "Removed 1 worktree left by killed runs: dead" in r.out
+        assert "Left 1 running experiment alone: live" in r.out
         assert (project / ".gitml" / "worktrees" / "live").exists()
         shown = cli("exp", "show")
         assert "Running now: live" in shown.out

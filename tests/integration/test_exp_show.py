@@ -146,7 +146,7 @@ def test_apply_brings_params_metrics_and_outputs(repo: Path, cli) -> None:
     head, index = git(repo, "rev-parse", "HEAD"), (repo / ".git" / "index").read_bytes()
     r = cli("exp", "apply", "e")
     assert r.code == 0, r.err
-    assert "Applied e: 4 file(s)" in r.out and "1 output(s) checked out" in r.out
+    assert "Applied e: 4 files" in r.out and "1 output checked out" in r.out
     assert git(repo, "rev-parse", "HEAD") == head
     assert (repo / ".git" / "index").read_bytes() == index  # nothing staged
     assert sorted(git(repo, "status", "--porcelain").splitlines()) == [
@@ -211,6 +211,6 @@ def test_branch_deleted_with_git_is_forgotten(repo: Path, cli) -> None:
     git(repo, "branch", "-D", "gone")
     assert "gone" not in cli("exp", "show").out
     r = cli("exp", "clean")
-    assert "Forgot 1 experiment(s) whose branch was deleted: gone" in r.out
+    assert "Forgot 1 experiment whose branch was deleted: gone" in r.out
     assert branches(repo) == ["refs/heads/main"]
     assert cli("exp", "run", "-q", "-n", "gone", "-S", "train.depth=6").code == 0

@@ -116,7 +116,7 @@ def test_data_missing_from_the_store_is_reported(branches: Path) -> None:
     os.unlink(obj / oid[2:])
     r = g(branches, "switch", "-q", "main")
     assert r.returncode == 0
-    assert "1 file(s) missing from the store and 0 corrupt, not checked out (first: " \
+    assert "1 file missing from the store and 0 corrupt, not checked out (first: " \
            "data/t.csv); get them with: gitml pull" in r.stderr
     assert imgs(branches)["1.png"] == "img 1"
 
