@@ -70,6 +70,59 @@ def diff(revs: tuple[str, ...], targets: tuple[str, ...], output: str | None, op
     _report(result, as_json, open_)
 
 
+@plots.command()
+@click.argument("names", nargs=-1)
+@click.option("--init", "init_", is_flag=True,
+              help="Write the built-in templates (or NAMES) into .gitml/plots/templates/.")
+@click.option("-f", "--force", is_flag=True, help="With --init: overwrite existing files.")
+@report_options
+def templates(names: tuple[str, ...], init_: bool, force: bool, as_json: bool,
+              quiet: bool, verbose: bool) -> None:
+    """List the Vega-Lite templates charts are drawn with; --init writes the built-in ones
+    into .gitml/plots/templates/ to edit (a file there replaces the built-in of its name,
+    or adds a template a plot can name in gitml.yaml).
+
+    \b
+    gitml plots templates
+    gitml plots templates --init line      # then edit .gitml/plots/templates/line.json
+    """
+    from gitml.plots.templates import TemplateSet
+    from gitml.repo import Repo
+
+    with Repo() as repo:
+        tset = TemplateSet(repo.root)
+        if init_:
+            done = tset.init(list(names) or None, force=force)
+            if as_json:
+                emit_json([{"path": p, "action": a} for p, a in done])
+            elif not quiet:
+                for path, action in done:
+                    click.echo(f"{action}: {path}" + (" (exists; --force overwrites it)"
+                                                      if action == "kept" else ""))
+            return
+        rows = tset.listing()
+        if names:
+            known = {r["name"] for r in rows}
+            for n in names:
+                if n not in known:
+                    from gitml.errors import BadInputError
+
+                    raise BadInputError(f"no template {n!r} (templates: {', '.join(known)})")
+            rows = [r for r in rows if r["name"] in names]
+    if as_json:
+        emit_json(rows)
+        return
+    if quiet:
+        return
+    from gitml.cli.output import table
+
+    click.echo(table(["template", "kind", "source"],
+                     [[r["name"], r["kind"] or "-",
+                       r["source"] + (" (replaces the built-in)" if r.get("replaces_builtin")
+                                      else "") + (f": error: {r['error']}" if r.get("error")
+                                                  else "")] for r in rows]))
+
+
 def _report(result: Any, as_json: bool, open_: bool) -> None:
     if as_json:
         emit_json(result.to_dict(data=True))

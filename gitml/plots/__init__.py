@@ -60,8 +60,10 @@ def charts_at(repo: Repo, revs: list[str | None], targets: list[str] | None = No
               ) -> tuple[list[Rev], list[Chart]]:
     """Resolve ``revs`` (None: the workspace) and build the charts of every series file."""
     resolved = resolve_revs(repo, revs)
+    from gitml.plots.templates import TemplateSet
+
     files = collect(repo, resolved, repo_targets(repo, targets))
-    return resolved, build(files, resolved)
+    return resolved, build(files, resolved, TemplateSet(repo.root))
 
 
 def write(repo: Repo, result: PlotsResult, output: str | None, *, title: str,

@@ -13,6 +13,7 @@ from typing import Any
 
 from gitml.plots.config import PlotDef
 from gitml.plots.series import FileAtRev, Rev, SeriesFile, Table
+from gitml.plots.templates import Template, TemplateSet
 
 LIVE_SERIES = "gitml-live/plots/metrics/"
 INDEX = "step"  # the x of a file without an x column: the row number
@@ -40,6 +41,12 @@ class Chart:
     traces: list[Trace] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     summary: list[dict[str, Any]] = field(default_factory=list)
+    vl: Template | None = None  # the Vega-Lite template (None: the built-in of ``template``)
+
+    @property
+    def kind(self) -> str:
+        """How the data is prepared: line, scatter, bar or confusion."""
+        return self.vl.kind if self.vl is not None else self.template
 
     def to_dict(self, data: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -68,34 +75,39 @@ def _is_numeric_column(values: list[Any]) -> bool:
     return any(_number(v) is not None for v in values[:1000])
 
 
-def build(files: list[SeriesFile], revs: list[Rev]) -> list[Chart]:
+def build(files: list[SeriesFile], revs: list[Rev], templates: TemplateSet | None = None
+          ) -> list[Chart]:
+    templates = templates or TemplateSet(None)
     charts: list[Chart] = []
     for sf in files:
-        if sf.plot.template == "confusion":
-            charts.append(_confusion(sf, len(charts)))
+        tpl = templates.get(sf.plot.template, f"gitml.yaml: plots.{sf.plot.path}")
+        if tpl.kind == "confusion":
+            charts.append(_confusion(sf, len(charts), tpl))
             continue
-        for y in _y_fields(sf):
-            charts.append(_xy_chart(sf, y, len(charts)))
+        for y in _y_fields(sf, tpl.kind):
+            chart = _xy_chart(sf, y, len(charts), tpl.kind)
+            chart.vl = tpl
+            charts.append(chart)
     return charts
 
 
-def _x_field(plot: PlotDef, table: Table) -> str | None:
+def _x_field(plot: PlotDef, table: Table, kind: str) -> str | None:
     """The declared x, else "step" when present (bar: the first column), else the row number."""
     if plot.x:
         return plot.x
-    if plot.template == "bar":
+    if kind == "bar":
         return table.names[0] if table.names else None
     return INDEX if INDEX in table.columns else None
 
 
-def _y_fields(sf: SeriesFile) -> list[str]:
+def _y_fields(sf: SeriesFile, kind: str) -> list[str]:
     if sf.plot.y:
         return list(sf.plot.y)
     ys: list[str] = []
     for at in sf.at:
         if at.table is None:
             continue
-        x = _x_field(sf.plot, at.table)
+        x = _x_field(sf.plot, at.table, kind)
         for name, values in at.table.columns.items():
             if name != x and name not in ys and _is_numeric_column(values):
                 ys.append(name)
@@ -112,21 +124,22 @@ def _title(sf: SeriesFile, y: str, several: bool) -> str:
     return f"{path}: {y}" if several else path
 
 
-def _xy_chart(sf: SeriesFile, y: str, index: int) -> Chart:
+def _xy_chart(sf: SeriesFile, y: str, index: int, kind: str) -> Chart:
     plot = sf.plot
-    several = len(sf.plot.y) > 1 or len(_y_fields(sf)) > 1
+    several = len(sf.plot.y) > 1 or len(_y_fields(sf, kind)) > 1
     tables = [at.table for at in sf.at if at.table is not None]
-    x_name = plot.x or next((f for t in tables if (f := _x_field(plot, t))), None) or INDEX
+    x_name = plot.x or next((f for t in tables if (f := _x_field(plot, t, kind))), None) \
+        or INDEX
     chart = Chart(f"chart-{index}", plot.path, _title(sf, y, several), plot.template,
                   x_name, y, plot.x_label or x_name, plot.y_label or y)
     ranges = []
     for at in sf.at:
-        trace, note, row = _xy_trace(plot, at, y)
+        trace, note, row = _xy_trace(plot, at, y, kind)
         if note:
             chart.notes.append(f"{at.rev.label}: {note}")
         if trace is not None:
             chart.traces.append(trace)
-            if trace.x and plot.template != "bar":
+            if trace.x and kind != "bar":
                 ranges.append((at.rev.label, trace.x[0], trace.x[-1]))
         chart.summary.append(row)
     if len({(lo, hi) for _, lo, hi in ranges}) > 1:
@@ -135,7 +148,7 @@ def _xy_chart(sf: SeriesFile, y: str, index: int) -> Chart:
     return chart
 
 
-def _xy_trace(plot: PlotDef, at: FileAtRev, y: str
+def _xy_trace(plot: PlotDef, at: FileAtRev, y: str, kind: str
               ) -> tuple[Trace | None, str | None, dict[str, Any]]:
     row: dict[str, Any] = {"rev": at.rev.label, "points": 0}
     if at.table is None:
@@ -150,10 +163,10 @@ def _xy_trace(plot: PlotDef, at: FileAtRev, y: str
         note = (f"no column {missing[0]!r} (columns: {', '.join(table.names)})")
         row["note"] = f"no column {missing[0]!r}"
         return None, note, row
-    x_field = _x_field(plot, table)
+    x_field = _x_field(plot, table, kind)
     ys = table.columns[y]
     xs: list[Any] = table.columns[x_field] if x_field else list(range(table.rows))
-    categorical_x = plot.template == "bar"
+    categorical_x = kind == "bar"
     out_x: list[Any] = []
     out_y: list[float] = []
     bad = nonfinite = 0
@@ -196,11 +209,11 @@ def _xy_trace(plot: PlotDef, at: FileAtRev, y: str
     return Trace(at.rev.label, out_x, out_y), "; ".join(notes) or None, row
 
 
-def _confusion(sf: SeriesFile, index: int) -> Chart:
+def _confusion(sf: SeriesFile, index: int, tpl: Template) -> Chart:
     plot = sf.plot
-    chart = Chart(f"chart-{index}", plot.path, plot.title or plot.path, "confusion",
+    chart = Chart(f"chart-{index}", plot.path, plot.title or plot.path, plot.template,
                   plot.x or "actual", (plot.y or ("predicted",))[0],
-                  plot.x_label or "actual", plot.y_label or "predicted")
+                  plot.x_label or "actual", plot.y_label or "predicted", vl=tpl)
     for at in sf.at:
         row: dict[str, Any] = {"rev": at.rev.label, "points": 0}
         note: str | None = None

@@ -11,19 +11,22 @@ below it), with optional settings::
           template: scatter
 
 Settings: ``x`` (a field), ``y`` (a field or a list), ``template`` (line, scatter, bar,
-confusion), ``title``, ``x_label``, ``y_label``. For ``confusion``, ``x`` names the actual
-class column and ``y`` the predicted one.
+confusion, or a file's name in ``.gitml/plots/templates/``), ``title``, ``x_label``,
+``y_label``. For ``confusion``, ``x`` names the actual class column and ``y`` the
+predicted one.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
 from gitml.errors import FormatError, UnsafePathError
 from gitml.fsutil import check_relpath
 
-TEMPLATES = ("line", "scatter", "bar", "confusion")
+TEMPLATES = ("line", "scatter", "bar", "confusion")  # built in; more in .gitml/plots/templates
+TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 SERIES_EXTS = (".tsv", ".csv", ".json", ".yaml", ".yml")
 LIVE_PLOTS = "gitml-live/plots"  # the training logger's series: drawn without a declaration
 _KEYS = ("x", "y", "template", "title", "x_label", "y_label")
@@ -94,8 +97,9 @@ def _entry(path: Any, settings: Any, source: str) -> PlotDef:
         raise FormatError(source, f"{where}: unknown setting {unknown[0]!r} "
                                   f"(known: {', '.join(_KEYS)})")
     template = settings.get("template", "line")
-    if template not in TEMPLATES:
-        raise FormatError(source, f"{where}: template must be one of {', '.join(TEMPLATES)}, "
+    if not (isinstance(template, str) and TEMPLATE_NAME.fullmatch(template)):
+        raise FormatError(source, f"{where}: template must be one of {', '.join(TEMPLATES)} "
+                                  f"or the name of a file in .gitml/plots/templates/, "
                                   f"not {template!r}")
     for key in ("x", "title", "x_label", "y_label"):
         value = settings.get(key)
@@ -110,7 +114,7 @@ def _entry(path: Any, settings: Any, source: str) -> PlotDef:
         ys = tuple(y)
     else:
         raise FormatError(source, f"{where}: y must be a field name or a list of field names")
-    if template == "confusion" and len(ys) > 1:
+    if template == "confusion" and len(ys) > 1:  # (a custom template: checked when drawn)
         raise FormatError(source, f"{where}: a confusion matrix takes one y (the predicted "
                                   "column)")
     return PlotDef(path, x=settings.get("x"), y=ys, template=template,

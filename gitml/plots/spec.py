@@ -1,4 +1,5 @@
-"""Vega-Lite specs for charts: interactive ones for HTML, static ones for PNG/SVG.
+"""Vega-Lite specs for charts: a template filled with a chart's data (for HTML; for PNG/SVG
+with a fixed width, a title and a white background).
 
 Interactive line charts: one colour per revision (the same colour for a revision on every
 chart), hover shows every revision's value at the nearest step, scroll zooms, drag pans,
@@ -14,7 +15,6 @@ from typing import Any
 
 from gitml.plots.charts import Chart, Trace
 
-SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"  # an identifier, never fetched
 DEFAULT_MAX_POINTS = 2000
 STATIC_WIDTH = 640
 HEIGHT = 300
@@ -46,78 +46,66 @@ def downsample(x: list[Any], y: list[float], max_points: int) -> tuple[list[Any]
     return ox, oy
 
 
-def color_scale(revs: list[str]) -> dict[str, Any]:
-    return {"domain": revs, "scheme": "tableau10"}
-
-
 def chart_spec(chart: Chart, revs: list[str], max_points: int = DEFAULT_MAX_POINTS,
                interactive: bool = True) -> tuple[dict[str, Any], list[str]]:
-    """(Vega-Lite spec, display notes such as downsampling) for one chart."""
-    if chart.template == "confusion":
-        return _confusion(chart, interactive), []
-    if chart.template == "bar":
-        return _bar(chart, revs, interactive), []
-    return _xy(chart, revs, max_points, interactive)
+    """(Vega-Lite spec, display notes such as downsampling) for one chart: its template
+    (see :mod:`gitml.plots.templates`) with the chart's data in the anchors."""
+    from gitml.plots.templates import builtin, fill
 
-
-def _base(chart: Chart, interactive: bool) -> dict[str, Any]:
-    spec: dict[str, Any] = {"$schema": SCHEMA, "height": HEIGHT,
-                            "width": "container" if interactive else STATIC_WIDTH,
-                            "usermeta": {"gitml": {"id": chart.id, "path": chart.path,
-                                                   "template": chart.template}}}
+    tpl = chart.vl or builtin(chart.template)
+    values: dict[str, Any] = {"<GITML_REVS>": list(revs), "<GITML_TITLE>": chart.title,
+                              "<GITML_X_LABEL>": chart.x_label,
+                              "<GITML_Y_LABEL>": chart.y_label}
+    notes: list[str] = []
+    if chart.kind == "confusion":
+        values["<GITML_DATA>"] = _confusion_rows(chart)
+        values["<GITML_DATA_COMPACT>"] = values["<GITML_DATA>"]
+    elif chart.kind == "bar":
+        values["<GITML_DATA>"] = [{"rev": t.rev, "x": x, "y": _r(y)} for t in chart.traces
+                                  for x, y in zip(t.x, t.y, strict=True)]
+        values["<GITML_DATA_COMPACT>"] = [{"rev": t.rev, "x": t.x, "y": [_r(v) for v in t.y]}
+                                          for t in chart.traces]
+    else:
+        compact, notes = _xy_rows(chart, max_points)
+        values["<GITML_DATA_COMPACT>"] = compact
+        values["<GITML_DATA>"] = [{"rev": r["rev"], "x": x, "y": y} for r in compact
+                                  for x, y in zip(r["x"], r["y"], strict=True)]
+        values["<GITML_Y_ZERO>"] = len({v for t in chart.traces
+                                        for v in (min(t.y), max(t.y))}) < 2
+        hover, tooltip = _hover(chart, max_points)
+        values["<GITML_HOVER_DATA>"] = hover
+        values["<GITML_HOVER_TOOLTIP>"] = tooltip
+    values.setdefault("<GITML_Y_ZERO>", True)
+    values.setdefault("<GITML_HOVER_DATA>", [])
+    values.setdefault("<GITML_HOVER_TOOLTIP>", [])
+    spec = fill(tpl.spec, values)
+    meta = spec.get("usermeta") if isinstance(spec.get("usermeta"), dict) else {}
+    gitml_meta = dict(meta.get("gitml") or {}) if isinstance(meta.get("gitml"), dict) else {}
+    gitml_meta.update(id=chart.id, path=chart.path, template=chart.template)
+    spec["usermeta"] = {**meta, "gitml": gitml_meta}
     if not interactive:
-        spec["title"] = chart.title
-        spec["background"] = "white"
-    return spec
+        if spec.get("width") == "container":
+            spec["width"] = STATIC_WIDTH
+        spec.setdefault("title", chart.title)
+        spec.setdefault("background", "white")
+    return spec, notes
 
 
-def _legend_params() -> list[dict[str, Any]]:
-    return [{"name": "rev", "select": {"type": "point", "fields": ["rev"]}, "bind": "legend"},
-            {"name": "zoom", "select": "interval", "bind": "scales"}]
-
-
-def _xy(chart: Chart, revs: list[str], max_points: int, interactive: bool
-        ) -> tuple[dict[str, Any], list[str]]:
+def _xy_rows(chart: Chart, max_points: int) -> tuple[list[dict[str, Any]], list[str]]:
     rows = []
     notes = []
     reduced = []
     for t in chart.traces:
-        x, y = downsample(t.x, t.y, max_points) if chart.template == "line" else \
+        x, y = downsample(t.x, t.y, max_points) if chart.kind == "line" else \
             _stride(t, max_points)
         if len(y) < len(t.y):
             reduced.append(f"{t.rev} {len(t.y):,} → {len(y):,}")
         rows.append({"rev": t.rev, "x": [_r(v) for v in x], "y": [_r(v) for v in y]})
     if reduced:
-        how = ("lowest and highest point per bucket" if chart.template == "line"
+        how = ("lowest and highest point per bucket" if chart.kind == "line"
                else "every n-th point")
         notes.append(f"downsampled for display ({how}): " + ", ".join(reduced) + " points")
-    enc: dict[str, Any] = {
-        "x": {"field": "x", "type": "quantitative", "title": chart.x_label,
-              "scale": {"zero": False}},
-        "y": {"field": "y", "type": "quantitative", "title": chart.y_label,
-              "scale": {"zero": len({v for t in chart.traces for v in (min(t.y), max(t.y))}) < 2}},
-        "color": {"field": "rev", "type": "nominal", "title": "revision",
-                  "scale": color_scale(revs)},
-    }
-    line = chart.template == "line"
-    mark: dict[str, Any] = ({"type": "line", "strokeWidth": 1.5, "clip": True} if line
-                            else {"type": "point", "filled": True, "size": 18, "clip": True})
-    spec = _base(chart, interactive)
-    main: dict[str, Any] = {"data": {"values": rows}, "transform": [{"flatten": ["x", "y"]}],
-                            "mark": mark, "encoding": enc}
-    if not interactive:
-        spec.update(main)
-        return spec, notes
-    main["params"] = _legend_params()
-    enc["opacity"] = {"condition": {"param": "rev", "value": 1}, "value": 0.12}
-    if not line:
-        enc["tooltip"] = [{"field": "rev", "title": "revision"},
-                          {"field": "x", "title": chart.x_label, "format": ".6~g"},
-                          {"field": "y", "title": chart.y_label, "format": ".6~g"}]
-        spec.update(main)
-        return spec, notes
-    spec["layer"] = [main, _hover_layer(chart, max_points)]
-    return spec, notes
+    return rows, notes
 
 
 def _stride(t: Trace, max_points: int) -> tuple[list[Any], list[float]]:
@@ -127,8 +115,8 @@ def _stride(t: Trace, max_points: int) -> tuple[list[Any], list[float]]:
     return t.x[::k], t.y[::k]
 
 
-def _hover_layer(chart: Chart, max_points: int) -> dict[str, Any]:
-    """A rule at the nearest x, with every revision's value there in the tooltip.
+def _hover(chart: Chart, max_points: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows for a rule at the nearest x, with every revision's value there in the tooltip.
 
     Its own small table (x -> one column per revision, on a shared grid of x values) keeps
     the tooltip complete even where the drawn lines were reduced differently.
@@ -145,66 +133,16 @@ def _hover_layer(chart: Chart, max_points: int) -> dict[str, Any]:
         for xv, yv in zip(t.x, t.y, strict=True):
             if xv in keep:
                 table[xv][key] = _r(yv)
-    return {
-        "data": {"values": list(table.values())},
-        "params": [{"name": "hover", "select": {"type": "point", "fields": ["x"],
-                                                "nearest": True, "on": "pointerover",
-                                                "clear": "pointerout"}}],
-        "mark": {"type": "rule", "color": "#777", "strokeWidth": 1},
-        "encoding": {
-            "x": {"field": "x", "type": "quantitative"},
-            "opacity": {"condition": {"param": "hover", "value": 0.7, "empty": False},
-                        "value": 0},
-            "tooltip": [{"field": "x", "type": "quantitative", "title": chart.x_label,
-                         "format": ".6~g"}]
-            + [{"field": key, "type": "quantitative", "title": rev, "format": ".6~g"}
-               for key, rev in keys]}}
+    tooltip = [{"field": "x", "type": "quantitative", "title": chart.x_label,
+                "format": ".6~g"}]
+    tooltip += [{"field": key, "type": "quantitative", "title": rev, "format": ".6~g"}
+                for key, rev in keys]
+    return list(table.values()), tooltip
 
 
-def _bar(chart: Chart, revs: list[str], interactive: bool) -> dict[str, Any]:
-    rows = [{"rev": t.rev, "x": x, "y": _r(y)} for t in chart.traces
-            for x, y in zip(t.x, t.y, strict=True)]
-    spec = _base(chart, interactive)
-    enc: dict[str, Any] = {
-        "x": {"field": "x", "type": "nominal", "title": chart.x_label, "sort": None},
-        "y": {"field": "y", "type": "quantitative", "title": chart.y_label},
-        "xOffset": {"field": "rev", "type": "nominal", "scale": {"domain": revs}},
-        "color": {"field": "rev", "type": "nominal", "title": "revision",
-                  "scale": color_scale(revs)},
-    }
-    spec.update({"data": {"values": rows}, "mark": {"type": "bar"}, "encoding": enc})
-    if interactive:
-        spec["params"] = [_legend_params()[0]]
-        enc["opacity"] = {"condition": {"param": "rev", "value": 1}, "value": 0.15}
-        enc["tooltip"] = [{"field": "rev", "title": "revision"},
-                          {"field": "x", "title": chart.x_label},
-                          {"field": "y", "title": chart.y_label, "format": ".6~g"}]
-    return spec
-
-
-def _confusion(chart: Chart, interactive: bool) -> dict[str, Any]:
+def _confusion_rows(chart: Chart) -> list[dict[str, Any]]:
     rows = []
     for t in chart.traces:
         for (a, p), n in sorted(Counter(zip(t.x, t.y, strict=True)).items()):
             rows.append({"rev": t.rev, "actual": a, "predicted": p, "count": n})
-    spec = _base(chart, interactive)
-    width = 260
-    spec.pop("width")
-    spec.pop("height")
-    cell_enc = {"x": {"field": "actual", "type": "nominal", "title": chart.x_label},
-                "y": {"field": "predicted", "type": "nominal", "title": chart.y_label}}
-    inner = {"width": width, "height": width, "layer": [
-        {"mark": "rect", "encoding": {
-            **cell_enc,
-            "color": {"field": "count", "type": "quantitative", "title": "count",
-                      "scale": {"scheme": "blues"}},
-            "tooltip": [{"field": "actual", "title": chart.x_label},
-                        {"field": "predicted", "title": chart.y_label},
-                        {"field": "count", "type": "quantitative"}]}},
-        {"mark": {"type": "text", "baseline": "middle"}, "encoding": {
-            **cell_enc, "text": {"field": "count", "type": "quantitative"}}}]}
-    spec.update({"data": {"values": rows},
-                 "facet": {"column": {"field": "rev", "type": "nominal", "title": "revision",
-                                      "sort": [t.rev for t in chart.traces]}},
-                 "spec": inner, "resolve": {"scale": {"color": "independent"}}})
-    return spec
+    return rows
