@@ -219,7 +219,7 @@ class RemoteHandle:
         assert self.server is not None
         c = self.server.client()
         pages = c.get_paginator("list_objects_v2").paginate(
-            Bucket=self.server.bucket, Prefix=self.prefix)
+            Bucket=self.server.bucket, Prefix=self.prefix + "objects/")
         for page in pages:
             for item in page.get("Contents", ()):
                 rest = item["Key"][len(self.prefix):]
@@ -228,6 +228,34 @@ class RemoteHandle:
                 body = c.get_object(Bucket=self.server.bucket, Key=item["Key"])["Body"].read()
                 out["xxh3:" + a + b] = body
         return out
+
+    def keys(self, top: str) -> dict[str, bytes]:
+        """{key: bytes} of the named files under ``top/`` (run-cache entries: ``runs``)."""
+        if self.kind == "dir":
+            assert self.root is not None
+            return {p.relative_to(self.root).as_posix(): p.read_bytes()
+                    for p in sorted((self.root / top).glob("*/*"))}
+        assert self.server is not None
+        c = self.server.client()
+        out = {}
+        for page in c.get_paginator("list_objects_v2").paginate(
+                Bucket=self.server.bucket, Prefix=f"{self.prefix}{top}/"):
+            for item in page.get("Contents", ()):
+                body = c.get_object(Bucket=self.server.bucket, Key=item["Key"])["Body"].read()
+                out[item["Key"][len(self.prefix):]] = body
+        return out
+
+    def put_key(self, key: str, data: bytes) -> None:
+        """Write a named file as a (possibly malicious) teammate would."""
+        if self.kind == "dir":
+            assert self.root is not None
+            p = self.root / key
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(data)
+            return
+        assert self.server is not None
+        self.server.client().put_object(Bucket=self.server.bucket, Key=self.prefix + key,
+                                        Body=data)
 
     def put_raw(self, oid: str, data: bytes) -> None:
         """Overwrite an object's bytes (to simulate corruption on the remote)."""

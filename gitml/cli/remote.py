@@ -222,6 +222,8 @@ def remote_default(name: str | None, as_json: bool) -> None:
 def _transfer_options(f: F) -> F:
     f = quiet_option(f)
     f = json_option(f)
+    f = click.option("--run-cache", is_flag=True, help="Also the run cache: every entry and "
+                     "its outputs, so 'repro' restores what others ran.")(f)
     f = click.option("-j", "--jobs", type=int, help="Parallel transfers (default: 16 for S3, "
                      "2 x cores for a directory; or remote option 'jobs').")(f)
     f = click.option("--all-tags", is_flag=True, help="Every tag's tracked data.")(f)
@@ -252,7 +254,44 @@ def _summary(r: Any) -> str:
             f"({human_size(r.bytes)}) from {r.remote}; {r.present} already in the store")
 
 
-def _run(action: str, kw: dict[str, Any], as_json: bool, quiet: bool) -> None:
+def _runs_summary(r: Any) -> str:
+    n, objs = r.transferred, (r.objects.transferred if r.objects else 0)
+    verb, where, have = (("pushed", "to", "already there") if r.action == "push"
+                         else ("fetched", "from", "already in the store"))
+    text = (f"run cache: {verb} {n} entr{'y' if n == 1 else 'ies'} ({objs} "
+            f"object{'s' * (objs != 1)}) {where} {r.remote}; {r.present} {have}")
+    return text
+
+
+def _runs_problems(r: Any) -> None:
+    """Skipped entries: a warning for a push (they stay local), exit 1 for a fetch."""
+    if not r or not r.skipped:
+        return
+    n = len(r.skipped)
+    text = (f"run cache: {n} entr{'y' if n == 1 else 'ies'} skipped: "
+            + ", ".join(f"{d['key']} ({d['why']})" for d in r.skipped[:3])
+            + (f" and {n - 3} more" if n > 3 else ""))
+    if r.action == "push":
+        click.echo(f"warning: {text}", err=True)
+        return
+    from gitml.errors import CheckFailed
+
+    raise CheckFailed(text)
+
+
+def _with_runs(action: str, repo: Any, run_cache: bool, remote_name: str | None,
+               jobs: int | None) -> Any:
+    """The run-cache half of ``push/fetch/pull --run-cache`` (None without the flag)."""
+    if not run_cache:
+        return None
+    from gitml.remotes import runs
+
+    fn = runs.push_runs if action == "push" else runs.fetch_runs
+    return fn(repo, remote=remote_name, jobs=jobs)
+
+
+def _run(action: str, kw: dict[str, Any], as_json: bool, quiet: bool,
+         run_cache: bool = False) -> None:
     from gitml.remotes import transfer
     from gitml.remotes.base import TransferIncomplete
 
@@ -262,12 +301,16 @@ def _run(action: str, kw: dict[str, Any], as_json: bool, quiet: bool) -> None:
             error = None
         except TransferIncomplete as e:
             result, error = e.result, e
+        runs = _with_runs(action, repo, run_cache, kw["remote"], kw["jobs"])
     if as_json:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), **({"run_cache": runs.to_dict()} if runs else {})})
     elif not quiet:
         click.echo(_summary(result))
+        if runs:
+            click.echo(_runs_summary(runs))
     if error:
         raise error
+    _runs_problems(runs)
 
 
 @click.command()
@@ -276,37 +319,44 @@ def _run(action: str, kw: dict[str, Any], as_json: bool, quiet: bool) -> None:
               help="Send every object again, even those the remote has (repairs a damaged "
                    "remote object).")
 def push(targets: tuple[str, ...], remote_name: str | None, revs: tuple[str, ...],
-         all_branches: bool, all_tags: bool, jobs: int | None, as_json: bool, quiet: bool,
-         verbose: bool, force: bool) -> None:
+         all_branches: bool, all_tags: bool, jobs: int | None, run_cache: bool,
+         as_json: bool, quiet: bool, verbose: bool, force: bool) -> None:
     """Send tracked data the remote lacks (the workspace's, or --rev / --all-branches).
 
-    Example: gitml push -r storage --all-branches -j 32
+    \b
+    gitml push -r storage --all-branches -j 32
+    gitml push --run-cache          # and every run-cache entry with its outputs
     """
     kw = _kw(targets, remote_name, revs, all_branches, all_tags, jobs)
-    _run("push", {**kw, "force": force}, as_json, quiet)
+    _run("push", {**kw, "force": force}, as_json, quiet, run_cache)
 
 
 @click.command()
 @_transfer_options
 def fetch(targets: tuple[str, ...], remote_name: str | None, revs: tuple[str, ...],
-          all_branches: bool, all_tags: bool, jobs: int | None, as_json: bool, quiet: bool,
-          verbose: bool) -> None:
+          all_branches: bool, all_tags: bool, jobs: int | None, run_cache: bool,
+          as_json: bool, quiet: bool, verbose: bool) -> None:
     """Download tracked data the store lacks into the store (each object verified).
 
-    Example: gitml fetch --rev main data/train.parquet
+    \b
+    gitml fetch --rev main data/train.parquet
+    gitml fetch --run-cache         # and the remote's run cache with its outputs
     """
-    _run("fetch", _kw(targets, remote_name, revs, all_branches, all_tags, jobs), as_json, quiet)
+    _run("fetch", _kw(targets, remote_name, revs, all_branches, all_tags, jobs), as_json, quiet,
+         run_cache)
 
 
 @click.command()
 @_transfer_options
 @click.option("-f", "--force", is_flag=True, help="Overwrite modified files that are not stored.")
 def pull(targets: tuple[str, ...], remote_name: str | None, revs: tuple[str, ...],
-         all_branches: bool, all_tags: bool, jobs: int | None, as_json: bool, quiet: bool,
-         verbose: bool, force: bool) -> None:
+         all_branches: bool, all_tags: bool, jobs: int | None, run_cache: bool,
+         as_json: bool, quiet: bool, verbose: bool, force: bool) -> None:
     """fetch, then check out. A target inside a tracked directory pulls just that part.
 
-    Example: gitml pull data/images/cats
+    \b
+    gitml pull data/images/cats
+    gitml pull --run-cache          # then 'gitml repro' restores stages others ran
     """
     from gitml.remotes import transfer
     from gitml.remotes.base import TransferIncomplete
@@ -320,18 +370,22 @@ def pull(targets: tuple[str, ...], remote_name: str | None, revs: tuple[str, ...
             if not isinstance(e.result, transfer.PullResult):
                 raise
             result, error = e.result, e
-    _show_pull(result, as_json, quiet)
+        runs = _with_runs("fetch", repo, run_cache, remote_name, jobs)
+    _show_pull(result, as_json, quiet, runs)
     if error:
         raise error
+    _runs_problems(runs)
 
 
-def _show_pull(result: Any, as_json: bool, quiet: bool) -> None:
+def _show_pull(result: Any, as_json: bool, quiet: bool, runs: Any = None) -> None:
     if as_json:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), **({"run_cache": runs.to_dict()} if runs else {})})
         return
     if quiet:
         return
     click.echo(_summary(result.fetch))
+    if runs:
+        click.echo(_runs_summary(runs))
     co = result.checkout
     parts = [f"{len(v)} {k}" for k, v in (("created", co.created), ("modified", co.modified),
                                             ("deleted", co.deleted)) if v]

@@ -29,27 +29,44 @@ from typing import TYPE_CHECKING, Any
 import xxhash
 
 from gitml import manifest, pointer, tracked
-from gitml.errors import GitmlError, IntegrityError, MissingObjectError
+from gitml.errors import FormatError, GitmlError, IntegrityError, MissingObjectError
 from gitml.fsutil import atomic_write, check_relpath
 from gitml.pointer import Pointer
 
 if TYPE_CHECKING:
-    from gitml.pipeline.lockfile import HashInfo
+    from gitml.pipeline.lockfile import HashInfo, LockEntry
     from gitml.pipeline.schema import Stage
     from gitml.pipeline.state import State
     from gitml.repo import Repo
     from gitml.store import Store
 
 VERSION = 1
+ENTRY_MAX = 1 << 20  # an entry from a remote larger than this is refused
 
 
 def key(stage: Stage, deps: dict[str, HashInfo], params: dict[str, dict[str, Any]]) -> str:
     """The run-cache key of running ``stage`` on these inputs."""
-    doc = {"cmd": list(stage.cmd), "wdir": stage.wdir,
-           "deps": [[p, deps[p].oid] for p in sorted(deps)],
-           "params": params, "outs": sorted([o.path, o.cache] for o in stage.outs)}
+    return _key(stage.cmd, stage.wdir, deps, params, [[o.path, o.cache] for o in stage.outs])
+
+
+def lock_key(entry: LockEntry) -> str:
+    """The key of the run a ``gitml.lock`` entry records: the one :func:`key` gave it, so a
+    commit's lock file names the run-cache entries its outputs came with."""
+    return _key(entry.cmd, entry.wdir, entry.deps, entry.params,
+                [[p, p not in entry.uncached] for p in entry.outs])
+
+
+def _key(cmd: tuple[str, ...] | list[str], wdir: str, deps: dict[str, HashInfo],
+         params: dict[str, dict[str, Any]], outs: list[list[Any]]) -> str:
+    doc = {"cmd": list(cmd), "wdir": wdir, "deps": [[p, deps[p].oid] for p in sorted(deps)],
+           "params": params, "outs": sorted(outs)}
     data = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return xxhash.xxh3_128_hexdigest(data.encode())
+
+
+def is_key(k: str) -> bool:
+    """32 lowercase hex digits: a run-cache key (also a file name from a remote)."""
+    return len(k) == 32 and all(c in "0123456789abcdef" for c in k)
 
 
 class RunCache:
@@ -70,6 +87,32 @@ class RunCache:
         except (OSError, ValueError):
             return None
         return entry if _valid(entry) else None
+
+    def read_raw(self, k: str) -> bytes | None:
+        """The bytes of entry ``k`` as stored (to send to a remote), or None."""
+        try:
+            with open(self.path(k), "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def put_raw(self, k: str, data: bytes, source: str) -> None:
+        """Store an entry received from ``source`` (a remote) after :func:`parse_entry`
+        accepts it; an entry already here is kept. Not flushed: the caller syncs once."""
+        parse_entry(k, data, source)
+        path = self.path(k)
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            atomic_write(path, data, durable=False)
+
+    def entry_keys(self) -> list[str]:
+        """The keys of every entry in the store."""
+        out = []
+        for path, e in self.entries():
+            top, name = path.split(os.sep)[-2:]
+            if e is not None and is_key(top + name):
+                out.append(top + name)
+        return sorted(out)
 
     def put(self, k: str, stage: Stage, outs: list[tuple[str, bool, Pointer]]) -> None:
         entry = {"format": "gitml-run", "version": VERSION, "stage": stage.name,
@@ -169,6 +212,31 @@ class RunCache:
         return changed
 
 
+def parse_entry(k: str, data: bytes, source: str) -> dict[str, Any]:
+    """An entry from ``source`` (a remote: a stranger), checked as gitml checks its own:
+    the key's form, size, JSON, output paths, and every output pointer. Raises FormatError."""
+    where = f"{source}: run-cache entry {k}"
+    if not is_key(k):
+        raise FormatError(where, "not a run-cache key")
+    if len(data) > ENTRY_MAX:
+        raise FormatError(where, f"larger than {ENTRY_MAX} bytes")
+    try:
+        entry = json.loads(data)
+    except ValueError:
+        raise FormatError(where, "not JSON") from None
+    problem = _problem(entry)
+    if problem is not None:
+        raise FormatError(where, problem)
+    pointers(entry, where)
+    return entry  # type: ignore[no-any-return]
+
+
+def pointers(entry: dict[str, Any], source: str) -> list[tuple[str, Pointer]]:
+    """(path, pointer) of every output a valid entry names, stored or Git-committed."""
+    return [(o["path"], Pointer.from_dict(o["pointer"], source, o["path"].rpartition("/")[2]))
+            for o in entry["outs"]]
+
+
 def _info(ptr: Pointer) -> HashInfo:
     from gitml.pipeline.lockfile import HashInfo
 
@@ -184,18 +252,23 @@ def _read(path: str) -> bytes | None:
 
 
 def _valid(entry: Any) -> bool:
+    return _problem(entry) is None
+
+
+def _problem(entry: Any) -> str | None:
+    """What is wrong with a parsed entry, or None."""
     if not (isinstance(entry, dict) and entry.get("format") == "gitml-run"
             and entry.get("version") == VERSION and isinstance(entry.get("outs"), list)):
-        return False
+        return "not a version 1 run-cache entry"
     for o in entry["outs"]:
         if not (isinstance(o, dict) and isinstance(o.get("path"), str)
                 and isinstance(o.get("cache"), bool) and isinstance(o.get("pointer"), dict)):
-            return False
+            return "malformed output"
         try:
             check_relpath(o["path"], source="run cache")
-        except GitmlError:
-            return False
-    return True
+        except FormatError as e:
+            return e.problem
+    return None
 
 
 def collect(repo: Repo, keep: set[str], *, dry_run: bool = False) -> tuple[int, int]:
@@ -209,22 +282,8 @@ def collect(repo: Repo, keep: set[str], *, dry_run: bool = False) -> tuple[int, 
     rc = RunCache(repo.store)
     kept = dropped = 0
     for path, entry in list(rc.entries()):
-        extra: set[str] = set()
-        alive = entry is not None
-        for o in entry["outs"] if entry else []:
-            oid = o["pointer"].get("hash")
-            if not isinstance(oid, str):
-                alive = False
-                break
-            if o["cache"]:
-                alive = alive and oid in keep
-                continue
-            extra.add(oid)
-            if o["pointer"].get("kind") == "dir" and repo.store.has(oid):
-                with contextlib.suppress(GitmlError):
-                    extra.update(e.oid for e in manifest.loads(repo.store.read_bytes(oid),
-                                                               "run cache"))
-        if alive:
+        extra = survives(entry, keep, repo.store)
+        if extra is not None:
             keep.update(extra)
             kept += 1
         else:
@@ -233,3 +292,25 @@ def collect(repo: Repo, keep: set[str], *, dry_run: bool = False) -> tuple[int, 
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
     return kept, dropped
+
+
+def survives(entry: dict[str, Any] | None, keep: set[str], store: Store) -> set[str] | None:
+    """gc's rule for one entry (local or on a remote): None when it goes (unreadable, or a
+    stored output's object is not in ``keep``); else the objects its Git-kept outputs need
+    (a directory's manifest is read from ``store`` when there), which must be kept too."""
+    if entry is None:
+        return None
+    extra: set[str] = set()
+    for o in entry["outs"]:
+        oid = o["pointer"].get("hash")
+        if not isinstance(oid, str):
+            return None
+        if o["cache"]:
+            if oid not in keep:
+                return None
+            continue
+        extra.add(oid)
+        if o["pointer"].get("kind") == "dir" and store.has(oid):
+            with contextlib.suppress(GitmlError):
+                extra.update(e.oid for e in manifest.loads(store.read_bytes(oid), "run cache"))
+    return extra

@@ -20,6 +20,7 @@ from gitml.hashing import PREFIX
 # this many objects are asked about (each listing is a single request for a remote
 # of up to ~250,000 objects).
 LIST_THRESHOLD = 256
+KEY_MAX = 1 << 20  # a named file (a run-cache entry) is small; more is refused unread
 
 
 class RemoteError(GitmlError):
@@ -96,6 +97,24 @@ class Backend(Protocol):
 
     def delete(self, oids: list[str]) -> None:
         """Remove objects; ids that are already gone are not an error."""
+        ...
+
+    # Small named files beside the objects (run-cache entries, ``runs/<2 hex>/<30 hex>``):
+    # not content-addressed, so the caller validates what it reads.
+    def list_keys(self, top: str) -> Iterator[str]:
+        """Every key (``top/<2 hex>/<name>``) under the folder ``top``."""
+        ...
+
+    def read_key(self, key: str) -> bytes | None:
+        """The bytes stored under ``key``, or None when there are none."""
+        ...
+
+    def put_key(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key``, atomically (the key shows all of it or nothing)."""
+        ...
+
+    def delete_keys(self, keys: list[str]) -> None:
+        """Remove named files; keys that are already gone are not an error."""
         ...
 
     def close(self) -> None:

@@ -90,6 +90,9 @@ def gc_remote(repo: Repo, remote: str | None = None, *, dry_run: bool = False,
                          "(run 'gitml fsck')")
     backend = rconfig.open_backend(repo, rs, jobs=rs.jobs(jobs), must_exist=False)
     try:
+        from gitml.remotes.runs import collect_remote  # entries whose outputs stay (issue 18)
+
+        collect_remote(repo, backend, keep, dry_run=dry_run, jobs=rs.jobs(jobs))
         listing = list(backend.list(sizes=True))
         garbage = [(oid, size) for oid, size in listing if oid not in keep]
         if garbage and not dry_run:

@@ -13,9 +13,16 @@ import os
 import time
 from collections.abc import Iterator
 
-from gitml.fsutil import TMP_PREFIX, syncfs, tmp_name
+from gitml.fsutil import TMP_PREFIX, atomic_write, safe_join, syncfs, tmp_name
 from gitml.hashing import CHUNK, PREFIX, is_oid
-from gitml.remotes.base import LIST_THRESHOLD, Progress, RemoteError, exists_by_listing, key_of
+from gitml.remotes.base import (
+    KEY_MAX,
+    LIST_THRESHOLD,
+    Progress,
+    RemoteError,
+    exists_by_listing,
+    key_of,
+)
 
 _RO = 0o444
 _TMP_MAX_AGE = 3600.0  # a temp file older than this belongs to a dead writer
@@ -146,6 +153,33 @@ class DirectoryBackend:
         finally:
             os.close(sfd)
         return True
+
+    # -- named files (run-cache entries) ---------------------------------------------
+    def list_keys(self, top: str) -> Iterator[str]:
+        base = os.path.join(self.root, top)
+        for sub in _subdirs(base):
+            with os.scandir(os.path.join(base, sub)) as it:
+                for e in it:
+                    if not e.name.startswith(".") and e.is_file(follow_symlinks=False):
+                        yield f"{top}/{sub}/{e.name}"
+
+    def read_key(self, key: str) -> bytes | None:
+        try:
+            with open(safe_join(self.root, key, source=self.url), "rb") as f:
+                return f.read(KEY_MAX + 1)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def put_key(self, key: str, data: bytes) -> None:
+        dst = safe_join(self.root, key, source=self.url)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        atomic_write(dst, data, durable=False)
+        self._dirty = True
+
+    def delete_keys(self, keys: list[str]) -> None:
+        for key in keys:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(safe_join(self.root, key, source=self.url))
 
     def wrote_elsewhere(self) -> None:
         self._dirty = True

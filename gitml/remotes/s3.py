@@ -21,6 +21,7 @@ from typing import Any
 
 from gitml.hashing import CHUNK, PREFIX, is_oid
 from gitml.remotes.base import (
+    KEY_MAX,
     LIST_THRESHOLD,
     Progress,
     RemoteAuthError,
@@ -280,14 +281,54 @@ class S3Backend:
             raise self._translate(e) from None
 
     def delete(self, oids: list[str]) -> None:
-        for i in range(0, len(oids), 1000):  # the API's batch limit
-            objs = [{"Key": self.prefix + key_of(o)} for o in oids[i:i + 1000]]
+        self.delete_keys([key_of(o) for o in oids])
+
+    def delete_keys(self, keys: list[str]) -> None:
+        for i in range(0, len(keys), 1000):  # the API's batch limit
+            objs = [{"Key": self.prefix + k} for k in keys[i:i + 1000]]
             resp = self._call(self.client.delete_objects, Delete={"Objects": objs, "Quiet": True})
             errors = resp.get("Errors") or []
             if errors:
                 first = errors[0]
                 raise RemoteError(f"{self._where()}: cannot delete {first.get('Key')}: "
                                   f"{first.get('Code')} {first.get('Message', '')}".rstrip())
+
+    # -- named files (run-cache entries) ---------------------------------------------
+    def list_keys(self, top: str) -> Iterator[str]:
+        kw: dict[str, Any] = {"Prefix": f"{self.prefix}{top}/"}
+        skip = len(self.prefix)
+        while True:
+            page = self._call(self.client.list_objects_v2, **kw)
+            for item in page.get("Contents", ()):
+                key = item["Key"][skip:]
+                if key.count("/") == 2 and not key.rpartition("/")[2].startswith("."):
+                    yield key
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+            kw["ContinuationToken"] = token
+
+    def read_key(self, key: str) -> bytes | None:
+        try:
+            if self.fast is not None:
+                return self.fast.get(self.prefix + key)
+            resp = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key,
+                                          Range=f"bytes=0-{KEY_MAX}")
+            data: bytes = resp["Body"].read()
+            return data
+        except Exception as e:
+            if self._is_missing(e):
+                return None
+            raise self._translate(e) from None
+
+    def put_key(self, key: str, data: bytes) -> None:
+        try:
+            if self.fast is not None:
+                self.fast.put(self.prefix + key, data)
+            else:
+                self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+        except Exception as e:
+            raise self._translate(e) from None
 
     def wrote_elsewhere(self) -> None:
         """Nothing to flush: an object is durable on S3 once its PUT returns."""

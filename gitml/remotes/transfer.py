@@ -311,8 +311,14 @@ def push(repo: Repo, targets: list[str] | None = None, remote: str | None = None
     that the remote lacks (``force``: all of them again, to repair a damaged remote).
     Raises :class:`TransferIncomplete` (exit 1) after sending the rest when some objects
     are neither local nor on the remote, or corrupt locally."""
-    rs = rconfig.spec(repo, remote)
     sel = select.select(repo, targets, select.revisions(repo, revs, all_branches, all_tags))
+    return push_selection(repo, sel, remote, jobs, force)
+
+
+def push_selection(repo: Repo, sel: select.Selection, remote: str | None = None,
+                   jobs: int | None = None, force: bool = False) -> TransferResult:
+    """:func:`push` of the objects of tracked paths chosen by the caller."""
+    rs = rconfig.spec(repo, remote)
     result = TransferResult("push", rs.name, rs.url)
     corrupt_manifests: list[Want] = []
 
@@ -379,8 +385,14 @@ def fetch(repo: Repo, targets: list[str] | None = None, remote: str | None = Non
     """Download the objects of tracked paths that the store lacks, each verified before it
     is named. Raises :class:`TransferIncomplete` (exit 1), after fetching the rest, naming
     objects the remote lacks or holds corrupt."""
-    rs = rconfig.spec(repo, remote)
     sel = select.select(repo, targets, select.revisions(repo, revs, all_branches, all_tags))
+    return fetch_selection(repo, sel, remote, jobs)
+
+
+def fetch_selection(repo: Repo, sel: select.Selection, remote: str | None = None,
+                    jobs: int | None = None) -> TransferResult:
+    """:func:`fetch` of the objects of tracked paths chosen by the caller."""
+    rs = rconfig.spec(repo, remote)
     result = TransferResult("fetch", rs.name, rs.url)
     store = repo.store
     njobs = rs.jobs(jobs)
