@@ -98,11 +98,13 @@ def _finish(results: list[ExpResult]) -> None:
 @click.option("--no-run-cache", is_flag=True, help="Never restore outputs from the run cache.")
 @click.option("--keep-failed", is_flag=True,
               help="Keep a failed run as a branch marked failed.")
+@click.option("--pull", is_flag=True,
+              help="Fetch missing inputs and stored outputs from the default remote first.")
 @click.option("--run-queued", metavar="NAME", hidden=True)
 @report_options
 def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, add: bool,
             to_queue: bool, run_all: bool, jobs: int, force: bool, no_run_cache: bool,
-            keep_failed: bool, run_queued: str | None, as_json: bool, quiet: bool,
+            keep_failed: bool, pull: bool, run_queued: str | None, as_json: bool, quiet: bool,
             verbose: bool) -> None:
     """Run the pipeline with changed params on a new branch.
 
@@ -125,7 +127,8 @@ def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, a
     with _repo() as repo:
         if to_queue:
             names = api.queue(set=set_, name=name, add=add, targets=list(targets), force=force,
-                              run_cache=not no_run_cache, keep_failed=keep_failed, repo=repo)
+                              run_cache=not no_run_cache, keep_failed=keep_failed, pull=pull,
+                              repo=repo)
             if as_json:
                 emit_json({"queued": names})
             elif not quiet:
@@ -143,7 +146,7 @@ def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, a
         else:
             results = api.run(set=set_, name=name, add=add, targets=list(targets), force=force,
                               run_cache=not no_run_cache, keep_failed=keep_failed, jobs=jobs,
-                              stream=not quiet, stream_fd=stream_fd, on_event=on_event,
+                              pull=pull, stream=not quiet, stream_fd=stream_fd, on_event=on_event,
                               say=say, repo=repo)
     if as_json:
         emit_json([r.to_dict() for r in results])

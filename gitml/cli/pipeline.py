@@ -67,6 +67,12 @@ def _summary(root: str, result: ReproResult) -> None:
 @click.option("-f", "--force", is_flag=True, help="Run the stages even if nothing changed.")
 @click.option("-s", "--single-item", is_flag=True,
               help="Run only the named stages, not what they depend on.")
+@click.option("--downstream", is_flag=True,
+              help="Run the named stages and every stage after them (not what they depend on).")
+@click.option("--force-downstream", is_flag=True,
+              help="Run every stage after one that ran, even if its own inputs did not change.")
+@click.option("--pull", is_flag=True,
+              help="First fetch missing inputs and stored outputs from the default remote.")
 @click.option("-k", "--keep-going", is_flag=True,
               help="After a failure, go on with stages that do not depend on it.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
@@ -76,9 +82,9 @@ def _summary(root: str, result: ReproResult) -> None:
               help="Always run commands; never restore outputs from the run cache.")
 @json_option
 @quiet_option
-def repro(targets: tuple[str, ...], force: bool, single_item: bool, keep_going: bool,
-          jobs: int, dry: bool, no_run_cache: bool, as_json: bool, quiet: bool,
-          verbose: bool) -> None:
+def repro(targets: tuple[str, ...], force: bool, single_item: bool, downstream: bool,
+          force_downstream: bool, pull: bool, keep_going: bool, jobs: int, dry: bool,
+          no_run_cache: bool, as_json: bool, quiet: bool, verbose: bool) -> None:
     """Run the stale stages of gitml.yaml in order and record gitml.lock.
 
     \b
@@ -86,17 +92,23 @@ def repro(targets: tuple[str, ...], force: bool, single_item: bool, keep_going: 
     gitml repro train           train and the stages it depends on
     gitml repro train -s        train only
     gitml repro --dry           what would run, and why
+    gitml repro --downstream prepare   prepare and every stage after it
+    gitml repro --pull          in a fresh clone: fetch inputs and outputs first
     """
     from gitml.pipeline import repro as run
     from gitml.pipeline.reproduce import ReproInterrupted, StageFailed
 
+    if single_item and downstream:
+        raise click.UsageError("choose one of --single-item and --downstream")
+    if downstream and not targets:
+        raise click.UsageError("--downstream needs the stage to start from")
     on_event = None if (as_json or quiet) else _printer(verbose, dry)
     with _repo() as repo:
         try:
             result = run(repo, list(targets) or None, force=force, single_item=single_item,
+                         downstream=downstream, force_downstream=force_downstream,
                          keep_going=keep_going, jobs=jobs, dry=dry, run_cache=not no_run_cache,
-                         stream_fd=2 if as_json else None,
-                         on_event=on_event)
+                         pull=pull, stream_fd=2 if as_json else None, on_event=on_event)
             error: Exception | None = None
         except (StageFailed, ReproInterrupted) as e:
             result, error = e.result, e

@@ -28,21 +28,22 @@ if TYPE_CHECKING:
 
 
 def _options(targets: list[str] | None, force: bool, run_cache: bool,
-             keep_failed: bool, stream_fd: int | None = None) -> Options:
-    return Options(list(targets or []), force, run_cache, keep_failed, stream_fd)
+             keep_failed: bool, stream_fd: int | None = None, pull: bool = False) -> Options:
+    return Options(list(targets or []), force, run_cache, keep_failed, stream_fd, pull)
 
 
 def run(*, set: list[str] | tuple[str, ...] = (), name: str | None = None, add: bool = False,
         targets: list[str] | None = None, force: bool = False, run_cache: bool = True,
-        keep_failed: bool = False, jobs: int = 1, stream: bool = True,
+        keep_failed: bool = False, jobs: int = 1, pull: bool = False, stream: bool = True,
         stream_fd: int | None = None, on_event: Callable[[Event], None] | None = None,
         say: Say | None = None, repo: Repo | None = None) -> list[ExpResult]:
     """Run experiments now: one, or one per combination of the sweeps in ``set``.
+    ``pull``: fetch missing inputs and outputs from the default remote first.
     ``stream``: stage output to the terminal (``stream_fd``, default stdout)."""
     repo = repo or Repo()
     say = say or run_mod._quiet
     runs = overrides.grid(list(set), add=add)
-    opts = _options(targets, force, run_cache, keep_failed, stream_fd)
+    opts = _options(targets, force, run_cache, keep_failed, stream_fd, pull)
     if len(runs) == 1:
         return [run_mod.run_one(repo, runs[0], name=name, options=opts, stream=stream,
                                 on_event=on_event, say=say)]
@@ -54,13 +55,13 @@ def run(*, set: list[str] | tuple[str, ...] = (), name: str | None = None, add: 
 
 def queue(*, set: list[str] | tuple[str, ...] = (), name: str | None = None,
           add: bool = False, targets: list[str] | None = None, force: bool = False,
-          run_cache: bool = True, keep_failed: bool = False,
+          run_cache: bool = True, keep_failed: bool = False, pull: bool = False,
           repo: Repo | None = None) -> list[str]:
     """Queue one run per combination of the sweeps in ``set``; returns their names."""
     repo = repo or Repo()
     runs = overrides.grid(list(set), add=add)
     return queue_mod.add(repo, runs, name=name,
-                         options=_options(targets, force, run_cache, keep_failed))
+                         options=_options(targets, force, run_cache, keep_failed, pull=pull))
 
 
 def run_all(*, jobs: int = 1, stream: bool = True, stream_fd: int | None = None,

@@ -45,15 +45,18 @@ class Options:
     run_cache: bool = True
     keep_failed: bool = False
     stream_fd: int | None = None  # where stage output goes (None: stdout); not queued
+    pull: bool = False  # fetch missing inputs and outputs from the default remote first
 
     def to_dict(self) -> dict[str, Any]:
-        return {"targets": self.targets, "force": self.force, "run_cache": self.run_cache,
-                "keep_failed": self.keep_failed}
+        d = {"targets": self.targets, "force": self.force, "run_cache": self.run_cache,
+             "keep_failed": self.keep_failed}
+        return {**d, "pull": True} if self.pull else d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Options:
         return cls([str(t) for t in d.get("targets") or []], bool(d.get("force")),
-                   bool(d.get("run_cache", True)), bool(d.get("keep_failed")))
+                   bool(d.get("run_cache", True)), bool(d.get("keep_failed")),
+                   pull=bool(d.get("pull")))
 
 
 @dataclass
@@ -208,8 +211,8 @@ def _repro(wt_repo: Repo, options: Options, stream: bool,
 
     try:
         res = repro(wt_repo, options.targets or None, force=options.force,
-                    run_cache=options.run_cache, stream=stream, stream_fd=options.stream_fd,
-                    on_event=on_event)
+                    run_cache=options.run_cache, pull=options.pull, stream=stream,
+                    stream_fd=options.stream_fd, on_event=on_event)
     except StageFailed as e:
         log = "".join(s.log or "" for s in e.result.stages if s.action == "failed")
         return e.result.changed, str(e), log
@@ -221,13 +224,18 @@ def _repro(wt_repo: Repo, options: Options, stream: bool,
 
 
 def check_pipeline(repo: Repo, options: Options) -> None:
-    """Fail before anything is made when the workspace's pipeline cannot load."""
+    """Fail before anything is made when the workspace's pipeline cannot load, or (without
+    ``--pull``) its tracked inputs are not in the store."""
     import os
 
     if os.path.exists(os.path.join(repo.root, "gitml.yaml")):
         from gitml.pipeline.loader import load
+        from gitml.pipeline.preflight import check_stored_inputs
 
-        load(repo).select(options.targets or None, False)
+        pipe = load(repo)
+        names = pipe.select(options.targets or None, False)
+        if not options.pull:
+            check_stored_inputs(repo, pipe, names)
 
 
 def _metrics(wt_repo: Repo) -> dict[str, dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,11 +145,28 @@ class Pipeline:
                 raise PipelineError("the pipeline has a cycle")
         return out
 
-    def select(self, targets: list[str] | None, single_item: bool = False) -> list[str]:
-        """Stages to consider for ``repro``, in order."""
+    def descendants(self, names: list[str]) -> set[str]:
+        """``names`` and every stage that reads, directly or not, what they write."""
+        down = self.downstream()
+        seen: set[str] = set()
+        stack = list(names)
+        while stack:
+            n = stack.pop()
+            if n not in seen:
+                seen.add(n)
+                stack.extend(down[n])
+        return seen
+
+    def select(self, targets: list[str] | None, single_item: bool = False,
+               downstream: bool = False) -> list[str]:
+        """Stages to consider for ``repro``, in order: the targets and what they depend on
+        (``single_item``: the targets alone; ``downstream``: the targets and what depends
+        on them)."""
         if not targets:
             return self.order()
         names = self.resolve(targets)
+        if downstream:
+            return self.order(self.descendants(names))
         return self.order(set(names) if single_item else self.closure(names))
 
     def downstream(self) -> dict[str, list[str]]:
@@ -159,15 +175,6 @@ class Pipeline:
             for u in ups:
                 down[u].append(n)
         return down
-
-    def check_deps_exist(self, root: str, names: list[str]) -> None:
-        """A dep that no stage writes must exist in the workspace."""
-        for n in names:
-            for dep in self.stages[n].deps:
-                if not self.producers(dep) and not os.path.lexists(
-                        os.path.join(root, *dep.split("/"))):
-                    raise PipelineError(f"stage {n!r} depends on {dep}, which does not exist "
-                                        "and no stage writes it")
 
     # -- drawing ----------------------------------------------------------------------
     def to_dict(self, names: list[str] | None = None) -> dict[str, Any]:

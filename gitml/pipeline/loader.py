@@ -14,9 +14,14 @@ if TYPE_CHECKING:
 
 
 def load(repo: Repo) -> Pipeline:
-    """The validated pipeline of the workspace (an empty one without ``stages``)."""
+    """The validated pipeline of the workspace (an empty one without ``stages``); an output
+    inside (or around) data tracked by ``gitml add`` is refused here, before anything runs."""
+    from gitml.pipeline.preflight import check_outputs
+
     doc = project.load(repo)
-    return from_doc(repo.root, doc)
+    pipe = from_doc(repo.root, doc)
+    check_outputs(repo.root, pipe)
+    return pipe
 
 
 def from_doc(root: str, doc: dict[str, Any]) -> Pipeline:

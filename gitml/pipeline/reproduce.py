@@ -117,27 +117,34 @@ class ReproInterrupted(GitmlError):
 
 
 def repro(repo: Repo, targets: list[str] | None = None, *, force: bool = False,
-          single_item: bool = False, keep_going: bool = False, jobs: int = 1,
-          dry: bool = False, run_cache: bool = True, stream: bool = True,
-          stream_fd: int | None = None, on_event: Callable[[Event], None] | None = None
-          ) -> ReproResult:
+          single_item: bool = False, downstream: bool = False, force_downstream: bool = False,
+          keep_going: bool = False, jobs: int = 1, dry: bool = False, run_cache: bool = True,
+          pull: bool = False, stream: bool = True, stream_fd: int | None = None,
+          on_event: Callable[[Event], None] | None = None) -> ReproResult:
     """Bring the pipeline (or ``targets`` and what they depend on) up to date.
 
     ``force`` runs every selected stage (frozen ones excepted); ``single_item`` runs
-    only the targets; ``keep_going`` carries on with independent stages after a
-    failure; ``jobs`` runs independent stages at once; ``dry`` only reports;
-    ``run_cache=False`` always runs commands. ``stream`` sends stage output to the
-    terminal (``stream_fd``, default stdout) instead of capturing it in the result.
+    only the targets; ``downstream`` the targets and every stage after them;
+    ``force_downstream`` runs every stage after one that ran, changed inputs or not;
+    ``keep_going`` carries on with independent stages after a failure; ``jobs`` runs
+    independent stages at once; ``dry`` only reports; ``run_cache=False`` always runs
+    commands; ``pull`` first fetches the inputs and stored outputs from the default remote.
+    ``stream`` sends stage output to the terminal (``stream_fd``, default stdout) instead
+    of capturing it in the result.
     Raises :class:`StageFailed` (exit 1) or :class:`ReproInterrupted` (exit 130).
     """
+    from gitml.pipeline import preflight
     from gitml.pipeline.loader import load
 
     pipe = load(repo)
-    names = pipe.select(targets, single_item)
-    pipe.check_deps_exist(repo.root, names)
+    names = pipe.select(targets, single_item, downstream)
+    if pull and not dry:
+        preflight.pull(repo, pipe, names)
+    preflight.check_inputs(repo, pipe, names)
     runner = _Runner(repo, pipe, names, force=force, keep_going=keep_going,
                      jobs=max(1, jobs), run_cache=run_cache, stream=stream,
                      stream_fd=stream_fd, on_event=on_event)
+    runner.force_downstream = force_downstream
     if dry:
         return runner.dry()
     with repo.lock():
@@ -159,6 +166,7 @@ class _Runner:
         self.cache = RunCache(repo.store)
         self._checked_git = False
         self._reasons: dict[str, list[Reason]] = {}
+        self.force_downstream = False
 
     # -- reporting ---------------------------------------------------------------------
     def _emit(self, kind: str, stage: Stage, reasons: list[Reason] | None = None,
@@ -200,9 +208,10 @@ class _Runner:
                     self._emit(kind, stage, reasons)
                     continue
                 ups = [u for u in self.pipe.upstream[n]
-                       if self.outcome.get(u) in ("would-run", "may-run")]
+                       if self.outcome.get(u) in ("would-run", "would-restore", "may-run")]
                 if ups:
-                    self._emit("may-run", stage, [Reason("upstream", u) for u in ups])
+                    kind = "would-run" if self.force_downstream else "may-run"
+                    self._emit(kind, stage, [Reason("upstream", u) for u in ups])
                 else:
                     self._emit("unchanged", stage)
         finally:
@@ -210,7 +219,8 @@ class _Runner:
         return self.result
 
     def _cached(self, stage: Stage, c: Check) -> list[Any] | None:
-        if not self.use_run_cache or self.force or stage.always_changed or c.missing:
+        if (not self.use_run_cache or self.force or stage.always_changed
+                or stage.is_callback or c.missing):
             return None
         entry = self.cache.get(key(stage, c.deps, c.params))
         return self.cache.restorable(entry, stage) if entry else None
@@ -282,7 +292,7 @@ class _Runner:
             self._emit("frozen", stage)
             return None
         c = check(stage, self.lock.get(stage.name), self.state)
-        reasons = c.reasons or ([Reason("forced")] if self.force else [])
+        reasons = c.reasons or ([Reason("forced")] if self.force else []) or self._after(stage)
         if not reasons:
             self._emit("unchanged", stage)
             return None
@@ -291,7 +301,8 @@ class _Runner:
         if not self._checked_git:
             outputs.check_not_in_git(self.repo, [self.pipe.stages[n] for n in self.names])
             self._checked_git = True
-        restorable = self._cached(stage, c)
+        forced = c.reasons == [] and not self.force  # --force-downstream alone
+        restorable = None if forced else self._cached(stage, c)
         if restorable is not None:
             with self.repo.store.lock():
                 outputs.clear(self.repo, stage)
@@ -306,6 +317,13 @@ class _Runner:
         job = Job(self.repo.root, stage, stream=self.stream, fd=self.stream_fd,
                   prefix=self.jobs > 1)
         return job, c
+
+    def _after(self, stage: Stage) -> list[Reason]:
+        """``--force-downstream``: a stage after one that ran (or was restored) runs too."""
+        if not self.force_downstream:
+            return []
+        return [Reason("upstream", u) for u in self.pipe.upstream[stage.name]
+                if self.outcome.get(u) in ("done", "restored")]
 
     def _finish(self, job: Job, c: Check, fut: Future[int]) -> bool:
         stage = job.stage

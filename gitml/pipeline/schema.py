@@ -80,6 +80,12 @@ class Stage:
         return " && ".join(self.cmd)
 
     @property
+    def is_callback(self) -> bool:
+        """A command with no deps and no params: nothing says when it is stale, so it runs
+        on every ``repro`` (as in DVC)."""
+        return not self.deps and not self.params
+
+    @property
     def metrics(self) -> list[str]:
         return [o.path for o in self.outs if o.section == "metrics"]
 

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Reason:
-    """One difference: ``kind`` is new, cmd, wdir, dep, param, out, always_changed, forced
-    or upstream; ``change`` is modified, missing, added, removed or changed."""
+    """One difference: ``kind`` is new, cmd, wdir, dep, param, out, always_changed,
+    callback, forced or upstream; ``change`` is modified, missing, added, removed or changed."""
 
     kind: str
     what: str = ""
@@ -32,6 +32,8 @@ class Reason:
             return f"{self.kind} changed"
         if self.kind == "always_changed":
             return "always changed"
+        if self.kind == "callback":
+            return "no deps: a callback stage runs every time"
         if self.kind == "forced":
             return "forced"
         if self.kind == "upstream":
@@ -80,6 +82,8 @@ def check(stage: Stage, entry: LockEntry | None, state: State) -> Check:
         c.reasons.append(Reason("wdir", change="changed", old=entry.wdir, new=stage.wdir))
     if stage.always_changed:
         c.reasons.append(Reason("always_changed"))
+    elif stage.is_callback:
+        c.reasons.append(Reason("callback"))
     _deps(stage, entry, state, c)
     _params(stage, entry, state, c)
     if entry is not None:  # a stage never run is stale for that reason alone

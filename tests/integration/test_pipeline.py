@@ -188,6 +188,7 @@ def test_wdir_paths_are_relative_to_it(repo: Path, cli) -> None:
 
 def test_foreach_matrix_and_interpolation(repo: Path, cli) -> None:
     write(repo / "params.yaml", "models: [small, big]\nseed: 7\n")
+    write(repo / "grid.cfg", "")
     write(repo / "gitml.yaml", """\
 vars:
   - {suffix: txt}
@@ -203,6 +204,7 @@ stages:
       lr: [0.1, 0.01]
       depth: [2]
     cmd: echo lr=${item.lr} depth=${item.depth} > grid-${item.lr}-${item.depth}.txt
+    deps: [grid.cfg]
     outs:
       - grid-${item.lr}-${item.depth}.txt
 """)
@@ -216,7 +218,9 @@ stages:
     assert (repo / "grid-0.01-2.txt").read_text() == "lr=0.01 depth=2\n"
     write(repo / "params.yaml", "models: [small, big]\nseed: 8\n")
     r = cli("repro", "--dry")
-    assert "fit@small: would run (cmd changed)" in r.out and "grid@0.1-2: up to date" in r.out
+    # fit@ stages read nothing: callback stages, they always run
+    assert "fit@small: would run (cmd changed; no deps: a callback stage runs every time)" \
+        in r.out and "grid@0.1-2: up to date" in r.out
 
 
 def test_parallel_jobs_run_independent_stages_at_once(repo: Path, cli) -> None:
