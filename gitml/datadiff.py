@@ -45,8 +45,7 @@ def pointers_at(repo: Repo, rev: str) -> dict[str, Pointer]:
     with gitio.BatchReader(repo.root) as reader:
         for path, sha in items:
             data = reader.read(sha) or b""
-            name = os.path.basename(path)[: -len(pointer.SUFFIX)]
-            out[path[: -len(pointer.SUFFIX)]] = pointer.loads(data, f"{rev}:{path}", name)
+            out[path[: -len(pointer.SUFFIX)]] = pointer.load_at(data, path, f"{rev}:{path}")
     return out
 
 
@@ -64,7 +63,7 @@ def _rev_side(repo: Repo, rev: str) -> Side:
 def _workspace_side(repo: Repo) -> Side:
     """The data as it is on disk now (hashed through the stat cache)."""
     from gitml.fsutil import scan_stats
-    from gitml.workspace import Hasher
+    from gitml.workspace import NOT_A_FILE, Hasher
 
     side: Side = {}
     for t in tracked.workspace_tracked(repo.root):
@@ -80,7 +79,8 @@ def _workspace_side(repo: Repo) -> Side:
         else:
             files = {rel: (h.oid(f"{t.rel}/{rel}", os.path.join(full, rel), st), st.st_size)
                      for rel, st in scan_stats(full).items()}
-            side[t.rel] = (t.ptr, files)
+            # what add would skip (links to folders, devices) is no change of the data
+            side[t.rel] = (t.ptr, {k: v for k, v in files.items() if v[0] != NOT_A_FILE})
     repo.statcache.commit()
     return side
 

@@ -6,14 +6,16 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gitml.errors import LockError, UnsafePathError
+from gitml.errors import LockError, UnsafePathError, WorkspaceConflictError
+from gitml.pathrules import TMP_PREFIX, check_relpath
 
-TMP_PREFIX = ".gitml-tmp-"
+__all__ = ["TMP_PREFIX", "check_relpath", "safe_join", "SafeDirs", "atomic_write"]
 
 
 _pid = os.getpid()
@@ -99,27 +101,10 @@ def syncfs(path: str | os.PathLike[str]) -> None:
 
 
 def safe_join(root: str | os.PathLike[str], rel: str, *, source: str = "") -> str:
-    """Join a POSIX relative path from an untrusted file onto ``root``, refusing escapes.
-
-    Rejects absolute paths, ``..`` components, empty components and NUL bytes.
-    """
+    """Join a POSIX relative path from an untrusted file onto ``root``, refusing escapes
+    and reserved names (:func:`gitml.pathrules.check_relpath`)."""
     check_relpath(rel, source=source)
     return os.path.join(os.fspath(root), *rel.split("/"))
-
-
-def check_relpath(rel: str, *, source: str = "") -> None:
-    """Raise :class:`UnsafePathError` unless ``rel`` is a clean relative POSIX path."""
-    # Fast path for the common case (called once per manifest entry).
-    if (rel and rel[0] != "/" and rel[-1] != "/" and "//" not in rel and "/." not in rel
-            and rel[0] != "." and "\\" not in rel and "\x00" not in rel):
-        return
-    where = source or "path"
-    if not rel or "\x00" in rel or "\\" in rel:
-        raise UnsafePathError(where, f"invalid path {rel!r}")
-    if rel.startswith("/"):
-        raise UnsafePathError(where, f"absolute path {rel!r} is not allowed")
-    if any(p in ("", ".", "..") for p in rel.split("/")):
-        raise UnsafePathError(where, f"path {rel!r} must not contain '..', '.' or empty parts")
 
 
 def is_within(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
@@ -127,6 +112,63 @@ def is_within(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> boo
     p = Path(path).resolve()
     r = Path(root).resolve()
     return p == r or r in p.parents
+
+
+class SafeDirs:
+    """Directories below ``root`` known to be real directories, with no symbolic link on
+    the way down from ``root`` (Git's ``has_symlink_leading_path``).
+
+    Every write, rename or delete at a path taken from a pointer, manifest or other
+    stranger's data first checks (:meth:`check`) or makes (:meth:`make`) its parent here,
+    so nothing is written through a link: a link is refused with an error naming it.
+    Answers are remembered, so a checkout of 100,000 files costs one ``lstat`` per folder.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.normpath(root)
+        self._ok: set[str] = {self.root}
+
+    def check(self, directory: str, *, make: bool = False) -> bool:
+        """True when ``directory`` (absolute, below ``root``) and every folder above it are
+        real directories; False when some are missing (created instead when ``make``).
+        Raises :class:`UnsafePathError` at a symbolic link, :class:`WorkspaceConflictError`
+        at a file."""
+        if directory in self._ok:
+            return True
+        rel = os.path.relpath(directory, self.root)
+        if rel == ".." or rel.startswith("../") or os.path.isabs(rel):
+            raise UnsafePathError(directory, f"outside {self.root}")
+        path = self.root
+        for part in rel.split("/"):
+            path = f"{path}/{part}"
+            if path in self._ok:
+                continue
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                if not make:
+                    return False
+                try:
+                    os.mkdir(path)
+                except FileExistsError:
+                    pass
+                st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafePathError(
+                    os.path.relpath(path, self.root),
+                    f"is a symbolic link (to {os.readlink(path)}); gitml never writes through "
+                    "a link: remove the link, then run the command again")
+            if not stat.S_ISDIR(st.st_mode):
+                where = os.path.relpath(path, self.root)
+                raise WorkspaceConflictError(
+                    f"{where} is a file where a folder belongs; move it away, then run the "
+                    "command again", [where])
+            self._ok.add(path)
+        return True
+
+    def make(self, directory: str) -> None:
+        """Create ``directory`` and the folders above it, refusing to go through a link."""
+        self.check(directory, make=True)
 
 
 class FileLock:

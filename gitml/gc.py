@@ -42,15 +42,29 @@ class FsckResult:
                 "missing": self.missing}
 
 
-def _workspace_pointer_data(repo: Repo) -> list[tuple[str, bytes]]:
-    """(source, bytes) of the pointer files on disk in every work tree."""
-    out = []
+def pointers(repo: Repo, *, workspace_only: bool = False) -> list[tuple[str, pointer.Pointer]]:
+    """(source, pointer) of every pointer that gc treats as a root: those on disk in every
+    work tree and, unless ``workspace_only``, every pointer blob in any commit reachable from
+    any ref (branches, tags, experiment and queue refs, the stash) or reflog, and the index.
+    Each is parsed as checkout parses it; one that does not parse names no object."""
+    blobs: list[tuple[str, str, bytes]] = []  # (pointer path, source, bytes)
     for wt in gitio.worktrees(repo.root):
-        if not os.path.isdir(wt):
+        if os.path.isdir(wt):
+            for rel in gitio.workspace_pointers(wt):
+                with open(os.path.join(wt, rel), "rb") as f:
+                    blobs.append((rel, os.path.join(wt, rel), f.read()))
+    if not workspace_only:
+        with gitio.BatchReader(repo.root) as reader:
+            for path, sha in gitio.all_pointer_blobs(repo.root):
+                data = reader.read(sha)
+                if data is not None:
+                    blobs.append((path, f"{sha[:10]}:{path}", data))
+    out = []
+    for rel, source, data in blobs:
+        try:
+            out.append((source, pointer.load_at(data, rel, source)))
+        except GitmlError:
             continue
-        for rel in gitio.workspace_pointers(wt):
-            with open(os.path.join(wt, rel), "rb") as f:
-                out.append((os.path.join(wt, rel), f.read()))
     return out
 
 
@@ -61,21 +75,10 @@ def referenced(repo: Repo, *, workspace_only: bool = False) -> tuple[set[str], l
     pointer blob in any commit reachable from any ref (branches, tags, experiment and
     queue refs, the stash) or reflog, and the index.
     """
-    blobs: list[tuple[str, bytes]] = _workspace_pointer_data(repo)
-    if not workspace_only:
-        with gitio.BatchReader(repo.root) as reader:
-            for path, sha in gitio.all_pointer_blobs(repo.root):
-                data = reader.read(sha)
-                if data is not None:
-                    blobs.append((f"{sha[:10]}:{path}", data))
     keep: set[str] = set()
     unreadable: list[str] = []
     seen_dirs: set[str] = set()
-    for source, data in blobs:
-        try:
-            ptr = pointer.loads(data, source)
-        except GitmlError:
-            continue  # not a valid pointer: references nothing
+    for source, ptr in pointers(repo, workspace_only=workspace_only):
         keep.add(ptr.oid)
         if ptr.is_dir and ptr.oid not in seen_dirs:
             seen_dirs.add(ptr.oid)

@@ -17,8 +17,8 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from gitml.errors import FormatError
-from gitml.fsutil import check_relpath
 from gitml.hashing import hash_bytes
+from gitml.pathrules import check_many
 
 VERSION = 1
 HEADER = b'{"format":"gitml-manifest","version":1}\n'
@@ -32,16 +32,6 @@ class Entry(NamedTuple):
     oid: str
     size: int
     exec: bool = False
-
-
-def _suspect_paths(paths: tuple[str, ...]) -> bool:
-    """True when any path may be empty, absolute, or have a '.', '..' or empty component,
-    a backslash or a NUL (substring tests over all paths at once; exact check follows)."""
-    joined = "\x00".join(paths)
-    if joined.count("\x00") != len(paths) - 1 or "\\" in joined:
-        return True
-    parts = "\x00" + joined.replace("/", "\x00") + "\x00"
-    return "\x00\x00" in parts or "\x00.\x00" in parts or "\x00..\x00" in parts
 
 
 def dumps(entries: list[Entry]) -> bytes:
@@ -98,9 +88,10 @@ def loads(data: bytes, source: str) -> list[Entry]:
                                             and isinstance(r[1], str)
                                             and _OIDS.fullmatch(r[1] + "\n"))), rows[0])
         raise FormatError(source, f"malformed manifest entry {bad!r}")
-    if _suspect_paths(paths):
-        for p in paths:
-            check_relpath(p, source=source)
+    check_many(paths, source=source)
+    if ".gitml\x00" in "\x00".join(paths) + "\x00":  # add never stores a pointer in a dir
+        bad = next(p for p in paths if p.endswith(".gitml"))
+        raise FormatError(source, f"{bad!r}: a pointer file inside a tracked directory")
     fileset = set(paths)
     if len(fileset) != len(paths):
         raise FormatError(source, "duplicate path in manifest")

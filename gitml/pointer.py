@@ -13,6 +13,7 @@ Format version 1 (docs/formats.md)::
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from gitml import yamlio
 from gitml.errors import FormatError, UnsafePathError
 from gitml.hashing import is_oid
+from gitml.pathrules import check_relpath
 
 SUFFIX = ".gitml"
 VERSION = 1
@@ -64,8 +66,9 @@ class Pointer:
         path, kind, oid, size = d.get("path"), d.get("kind"), d.get("hash"), d.get("size")
         if not isinstance(path, str) or not path:
             raise FormatError(source, "missing 'path'")
-        if "/" in path or "\\" in path or path in (".", "..") or "\x00" in path:
+        if "/" in path:
             raise UnsafePathError(source, f"path {path!r} must be a plain name beside the pointer")
+        check_relpath(path, source=source)
         if expected_name is not None and path != expected_name:
             raise FormatError(source, f"path {path!r} disagrees with the pointer's own name "
                                       f"(expected {expected_name!r})")
@@ -100,13 +103,33 @@ def dumps(p: Pointer) -> str:
     return yamlio.dumps(p.to_dict())
 
 
+def data_path(pointer_rel: str, source: str | None = None) -> str:
+    """The data path a pointer at repo-relative ``pointer_rel`` names, checked by the one
+    path validator (no ``.git``/``.gitml`` component in any spelling, no ``..``)."""
+    rel = pointer_rel[: -len(SUFFIX)]
+    check_relpath(rel, source=source or pointer_rel)
+    return rel
+
+
+def load_at(data: bytes | str, pointer_rel: str, source: str | None = None) -> Pointer:
+    """Parse the pointer committed at repo-relative ``pointer_rel`` (a blob from Git):
+    its data path is validated, and ``path:`` must agree with its name."""
+    rel = data_path(pointer_rel, source)
+    return loads(data, source or pointer_rel, expected_name=rel.rpartition("/")[2])
+
+
 def load(pointer_file: str, source: str | None = None) -> Pointer:
-    """Read and validate the pointer file at ``pointer_file``."""
+    """Read and validate the pointer file at ``pointer_file`` (never through a link)."""
     src = source or pointer_file
     try:
-        with open(pointer_file, "rb") as f:
-            data = f.read(1 << 20)
+        fd = os.open(pointer_file, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         raise FormatError(src, "pointer file does not exist") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise FormatError(src, "a pointer file must not be a symbolic link") from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(1 << 20)
     name = os.path.basename(pointer_file)[: -len(SUFFIX)]
     return loads(data, src, expected_name=name)

@@ -14,9 +14,10 @@ from typing import IO, Any
 
 from gitml import gitio, manifest, pointer
 from gitml.errors import GitmlError, IntegrityError, MissingObjectError
-from gitml.hashing import hash_bytes
+from gitml.hashing import hash_bytes, hash_file
 from gitml.memo import Memo
 from gitml.repo import Repo
+from gitml.verifiedio import open_verified
 
 
 class NotFoundError(GitmlError):
@@ -40,6 +41,7 @@ class RevReader:
         self.memo = Memo(os.path.join(repo.gitml_dir, "tmp", "revmemo"))
         self._manifests: dict[str, dict[str, str]] = {}
         self._commits: dict[str, str] = {}
+        self._verified: set[str] = set()
 
     def close(self) -> None:
         self.batch.close()
@@ -72,7 +74,7 @@ class RevReader:
         parts = path.split("/")
         for i in range(len(parts), 0, -1):
             base = "/".join(parts[:i])
-            ptr = self._pointer(base, rev and self.commit(rev), rev)
+            ptr = self.pointer_at(base, rev and self.commit(rev), rev)
             if ptr is None:
                 continue
             rest = "/".join(parts[i:])
@@ -99,18 +101,20 @@ class RevReader:
             sha = self._commits[rev] = obj[0]
         return sha
 
-    def _pointer(self, base: str, rev: str | None, label: str | None = None
-                 ) -> pointer.Pointer | None:
-        name = os.path.basename(base)
+    def pointer_at(self, base: str, rev: str | None, label: str | None = None
+                   ) -> pointer.Pointer | None:
+        """The pointer of data path ``base`` at ``rev`` (None: the workspace), or None."""
+        prel = base + pointer.SUFFIX
         if rev is None:
-            p = self.repo.abspath(base + pointer.SUFFIX)
+            p = self.repo.abspath(prel)
             if not os.path.isfile(p):
                 return None
-            return pointer.load(p, source=base + pointer.SUFFIX)
-        data = self.batch.read(f"{rev}:{base}{pointer.SUFFIX}")
+            pointer.data_path(prel)
+            return pointer.load(p, source=prel)
+        data = self.batch.read(f"{rev}:{prel}")
         if data is None:
             return None
-        return pointer.loads(data, f"{label or rev}:{base}{pointer.SUFFIX}", name)
+        return pointer.load_at(data, prel, f"{label or rev}:{prel}")
 
     def _manifest(self, oid: str, base: str) -> dict[str, str]:
         if oid not in self._manifests:
@@ -118,15 +122,27 @@ class RevReader:
             self._manifests[oid] = {e.path: e.oid for e in manifest.loads(data, base)}
         return self._manifests[oid]
 
-    def object_path(self, oid: str, what: str) -> str:
-        """The store path of ``oid``, fetched from the default remote when missing."""
+    def ensure(self, oid: str, what: str) -> str:
+        """The store path of ``oid``, fetched from the default remote when missing (not
+        verified here: for callers that verify as they copy, such as ``Store.link``)."""
         store = self.repo.store
         if not store.has(oid):
             _fetch_missing(self.repo, oid, what)
         return store.path(oid)
 
+    def object_path(self, oid: str, what: str) -> str:
+        """The store path of ``oid`` (fetched when missing), its bytes verified once per
+        reader: safe to hand to a library that reads the file itself."""
+        path = self.ensure(oid, what)
+        if oid not in self._verified:
+            actual = hash_file(path)
+            if actual != oid:
+                raise IntegrityError(oid, actual, path)
+            self._verified.add(oid)
+        return path
+
     def object_bytes(self, oid: str, what: str) -> bytes:
-        with builtins.open(self.object_path(oid, what), "rb") as f:
+        with builtins.open(self.ensure(oid, what), "rb") as f:
             data = f.read()
         actual = hash_bytes(data)
         if actual != oid:
@@ -167,9 +183,8 @@ def open(path: str, rev: str | None = None, mode: str = "rb", repo: Repo | None 
     repo = repo or Repo()
     with RevReader(repo) as reader:
         kind, value = reader.locate(path, rev)
-        if kind == "object":
-            value = reader.object_path(value, path)
-            kind = "file"
+        if kind == "object":  # verified as it is read: see gitml/verifiedio.py
+            return open_verified(reader.ensure(value, path), value, mode, encoding)
     if kind == "file":
         f: IO[Any] = builtins.open(value, mode, encoding=encoding)  # noqa: SIM115
         return f

@@ -327,7 +327,7 @@ class Loader:
                 if kind == "pointer":
                     raw = self.reader.batch.read(ref) or b""
                     src = f"{rev.label}:{path}{pointer.SUFFIX}"
-                    ptr = pointer.loads(raw, src, os.path.basename(path))
+                    ptr = pointer.load_at(raw, path + pointer.SUFFIX, src)
                 else:
                     ptr = pointer.load(ref, source=path + pointer.SUFFIX)
                 if ptr.is_dir:

@@ -25,8 +25,10 @@ class Tracked:
 
 
 def load_pointer(repo_root: str, pointer_rel: str) -> Tracked:
+    """The pointer file at ``pointer_rel``; its data path passes the one path validator."""
+    rel = pointer.data_path(pointer_rel)
     ptr = pointer.load(os.path.join(repo_root, *pointer_rel.split("/")), source=pointer_rel)
-    return Tracked(pointer_rel[: -len(pointer.SUFFIX)], pointer_rel, ptr)
+    return Tracked(rel, pointer_rel, ptr)
 
 
 def workspace_tracked(repo_root: str, targets: list[str] | None = None) -> list[Tracked]:

@@ -15,6 +15,7 @@ from gitml import faults, forkpool, manifest, pointer, tracked
 from gitml.errors import GitmlError, IntegrityError, MissingObjectError, WorkspaceConflictError
 from gitml.fsutil import (
     TMP_PREFIX,
+    SafeDirs,
     atomic_write,
     remove_empty_dirs,
     scan_stats,
@@ -29,8 +30,10 @@ from gitml.statcache import digest_columns, join_digest, stat_digest, tree_diges
 
 if TYPE_CHECKING:
     from gitml.repo import Repo
+    from gitml.store import Store
 
 _EXEC = 0o100
+NOT_A_FILE = ""  # what Hasher says of a link to a folder, a device or nowhere
 
 
 @dataclass
@@ -43,6 +46,7 @@ class AddResult:
     changed: bool
     pointer: str
     gitignore: str | None = None
+    skipped: list[str] = field(default_factory=list)  # "path: why" of what was not stored
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,11 +128,19 @@ class Hasher:
         return self.oid_key(self.key(rel), path, st)
 
     def oid_key(self, key: str, path: str, st: os.stat_result) -> str:
+        """The hash of the file, or :data:`NOT_A_FILE` when ``path`` is not a regular file
+        nor a link to one (a link to a folder or a device, a dangling link): such a thing
+        is never read, and never equals any object."""
         if stat.S_ISLNK(st.st_mode):  # a symlink link-type file: trust a link into the store
             target = os.readlink(path)
             if target.startswith(self._objects):
                 return "xxh3:" + target[len(self._objects):].replace(os.sep, "")
-            st = os.stat(path)
+            try:
+                st = os.stat(path)
+            except OSError:
+                return NOT_A_FILE
+        if not stat.S_ISREG(st.st_mode):
+            return NOT_A_FILE
         oid = self.cache.get(key, st)
         if oid is None:
             oid = hash_file(path)
@@ -160,7 +172,7 @@ def add(repo: Repo, targets: list[str], *, quiet: bool = False) -> list[AddResul
                   for r, is_dir in zip(rels, kinds, strict=True)]
         repo.store.flush()  # objects durable before any pointer names them
         faults.point("add.before-pointers")
-        results = [write_pointer(repo, *s) for s in staged]
+        results = [write_pointer(repo, s) for s in staged]
         repo.statcache.commit()
     return results
 
@@ -180,9 +192,18 @@ def _old_pointer(repo: Repo, rel: str) -> Pointer | None:
         return None
 
 
-def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
-                 ) -> tuple[str, Pointer, Pointer | None]:
-    """Store the file or directory at ``rel``; returns (rel, new pointer, old pointer).
+@dataclass
+class Staged:
+    """A path whose objects are stored, waiting for its pointer (:func:`write_pointer`)."""
+
+    rel: str
+    ptr: Pointer
+    old: Pointer | None
+    skipped: list[str] = field(default_factory=list)
+
+
+def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool) -> Staged:
+    """Store the file or directory at ``rel``; returns it with its new and old pointer.
 
     The caller holds the workspace and store locks, has begun the stat cache, and flushes
     the store before any pointer is written (``write_pointer``).
@@ -195,7 +216,8 @@ def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
         st = os.stat(full)
         oid = _store_file(repo, hasher, "", full, st, None)
         meta = old.meta if old and old.oid == oid else _file_meta(full)
-        return rel, Pointer(os.path.basename(full), "file", oid, st.st_size, None, meta), old
+        return Staged(rel, Pointer(os.path.basename(full), "file", oid, st.st_size, None, meta),
+                      old)
     known: set[str] = set()  # objects the current pointer references: present in the store
     if old and old.is_dir and store.has(old.oid):
         with contextlib.suppress(GitmlError):
@@ -232,7 +254,8 @@ def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool
     store.put_bytes(data)
     hasher.cache.set_snapshot(moid, join_digest([p.digest_part for p in parts]))
     name = os.path.basename(full)
-    return rel, Pointer(name, "dir", moid, total, len(entries)), old
+    return Staged(rel, Pointer(name, "dir", moid, total, len(entries)), old,
+                  [f"{rel}/{s}" for part in parts for s in part.skipped])
 
 
 @dataclass
@@ -243,6 +266,7 @@ class _Survey:
     new: list[int] = field(default_factory=list)  # their indexes in entries
     ids: list[tuple[int, int, int]] = field(default_factory=list)  # their (ino, mtime, size)
     digest_part: tuple[bytes, ...] = ()  # what statcache.join_digest needs of this part
+    skipped: list[str] = field(default_factory=list)  # "rel: why" of what is not a file
 
 
 def _survey(full: str, rel: str, walk: Iterable[tuple[str, os.stat_result]],
@@ -260,12 +284,16 @@ def _survey(full: str, rel: str, walk: Iterable[tuple[str, os.stat_result]],
             if frel.endswith(suffix):
                 raise GitmlError(f"{rel}/{frel} is a gitml pointer inside a directory "
                                  "being added")
-            if stat.S_ISLNK(st.st_mode):  # links are followed: their target is stored
+            if stat.S_ISLNK(st.st_mode):  # links to files are followed: their target is stored
                 try:
                     st = os.stat(f"{full}/{frel}")
                 except FileNotFoundError:
                     raise GitmlError(f"{rel}/{frel} is a broken symbolic link") from None
+                if stat.S_ISDIR(st.st_mode):
+                    out.skipped.append(f"{frel}: a symbolic link to a folder (not followed)")
+                    continue
             if not stat.S_ISREG(st.st_mode):
+                out.skipped.append(f"{frel}: not a regular file")
                 continue
             size = st.st_size
             c = cached.get(frel)
@@ -314,8 +342,9 @@ def _file_meta(path: str) -> dict[str, Any]:
     return {}
 
 
-def write_pointer(repo: Repo, rel: str, ptr: Pointer, old: Pointer | None) -> AddResult:
-    """Write ``rel``'s pointer and .gitignore line once its objects are durable."""
+def write_pointer(repo: Repo, staged: Staged) -> AddResult:
+    """Write the staged path's pointer and .gitignore line once its objects are durable."""
+    rel, ptr, old = staged.rel, staged.ptr, staged.old
     prel = rel + pointer.SUFFIX
     changed = old is None or old.to_dict() != ptr.to_dict()
     if changed:
@@ -323,7 +352,7 @@ def write_pointer(repo: Repo, rel: str, ptr: Pointer, old: Pointer | None) -> Ad
     gi = tracked.ignore(repo.root, rel)
     _relink(repo, rel, ptr)
     return AddResult(rel, ptr.kind, ptr.oid, ptr.size, ptr.files, changed, prel,
-                     repo.rel(gi) if gi else None)
+                     repo.rel(gi) if gi else None, staged.skipped)
 
 
 def _relink(repo: Repo, rel: str, ptr: Pointer) -> None:
@@ -425,6 +454,7 @@ def _compare_dir(hasher: Hasher, full: str, entries: list[Entry],
 # -- checkout ------------------------------------------------------------------------------
 @dataclass
 class _Plan:
+    safe: SafeDirs
     # (tracked path, key inside it, absolute path, entry, whether the file is new)
     writes: list[tuple[str, str, str, Entry, bool]] = field(default_factory=list)
     deletes: list[tuple[str, str]] = field(default_factory=list)
@@ -435,11 +465,12 @@ class _Plan:
 
 def checkout(repo: Repo, targets: list[str] | None = None, *, force: bool = False
              ) -> CheckoutResult:
-    """Make the workspace match the pointers. Refuses to overwrite unstored changes."""
+    """Make the workspace match the pointers. Refuses to overwrite unstored changes, and
+    never writes or deletes through a symbolic link (one names the link, exit 2)."""
     items = tracked.workspace_tracked(repo.root, targets)
     result = CheckoutResult()
     with repo.lock():
-        plan = _Plan()
+        plan = _Plan(SafeDirs(repo.root))
         for t in items:
             _plan_one(repo, t, plan, force, result)
         if plan.conflicts:
@@ -459,10 +490,12 @@ def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
               result: CheckoutResult) -> None:
     ptr, full = t.ptr, repo.abspath(t.rel)
     hasher = Hasher(repo, t.rel)
+    safe = plan.safe
+    parent, name = os.path.split(full)
+    safe.check(parent)  # a link above the tracked path: refused before anything is written
     if not ptr.is_dir:
         entries = [Entry("", ptr.oid, ptr.size)]
         ws = {"": os.lstat(full)} if os.path.lexists(full) else {}
-        parent, name = os.path.split(full)
         plan.junk.extend(glob.glob(os.path.join(glob.escape(parent),
                                                 f"{TMP_PREFIX}{glob.escape(name)}.*")))
         if ws and stat.S_ISDIR(ws[""].st_mode):
@@ -478,9 +511,10 @@ def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
             result.missing.append(t.rel)
             return
         entries = loaded
-        if os.path.lexists(full) and not os.path.isdir(full):
+        if os.path.lexists(full) and not os.path.islink(full) and not os.path.isdir(full):
             plan.conflicts.append(t.rel + " (a file is in the way of a directory)")
             return
+        safe.check(full)  # the tracked directory itself must not be a link
         ws = scan_stats(full, plan.junk)
         if ws and not plan.junk and hasher.cache.clean_snapshot(ptr.oid, *stat_digest(ws)):
             return
@@ -491,6 +525,8 @@ def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
         path = os.path.join(full, e.path) if e.path else full
         st = ws.pop(e.path, None)
         if st is None:
+            if e.path:
+                safe.check(path.rpartition("/")[0])  # no link where a folder belongs
             plan.writes.append((t.rel, e.path, path, e, True))
             continue
         if stat.S_ISDIR(st.st_mode):
@@ -501,15 +537,22 @@ def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
             if (st.st_mode & _EXEC != 0) != e.exec and not stat.S_ISLNK(st.st_mode):
                 os.chmod(path, (st.st_mode | 0o111) if e.exec else (st.st_mode & ~0o111))
             continue
-        if force or store.has(cur):
+        if force or (cur and store.has(cur)) or _own_dangling_link(store, path, st):
             plan.writes.append((t.rel, e.path, path, e, False))
+        elif cur == NOT_A_FILE:
+            plan.conflicts.append(frel + " (a symbolic link is in the way)")
         else:
             plan.conflicts.append(frel)
     for rest, st in ws.items():  # stored files the directory no longer contains; keep the rest
         frel, path = f"{t.rel}/{rest}", os.path.join(full, rest)
         cur = hasher.oid_key(rest, path, st)
-        if store.has(cur):
+        if cur and store.has(cur):
             plan.deletes.append((frel, path))
+
+
+def _own_dangling_link(store: Store, path: str, st: os.stat_result) -> bool:
+    """A symbolic link into the store whose object is gone: gitml's own, safe to replace."""
+    return stat.S_ISLNK(st.st_mode) and os.readlink(path).startswith(store.objects + os.sep)
 
 
 def _apply(repo: Repo, plan: _Plan, result: CheckoutResult) -> None:
@@ -521,8 +564,8 @@ def _apply(repo: Repo, plan: _Plan, result: CheckoutResult) -> None:
     for frel, path in plan.deletes:
         os.unlink(path)
         result.deleted.append(frel)
-    for d in {path.rpartition("/")[0] for _, _, path, _, _ in plan.writes}:
-        os.makedirs(d, exist_ok=True)
+    for d in sorted({path.rpartition("/")[0] for _, _, path, _, _ in plan.writes}):
+        plan.safe.make(d)
 
     def write(item: tuple[str, str, str, Entry, bool]) -> tuple[int, int, int] | str:
         _, _, path, e, _ = item

@@ -75,6 +75,8 @@ def add(targets: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool) -> 
         what = f"{r.files} files, " if r.files is not None else ""
         verb = "added" if r.changed else "unchanged"
         click.echo(f"{verb}: {r.path} ({what}{human_size(r.size)})")
+        for skipped in r.skipped:
+            click.echo(f"warning: skipped {skipped}", err=True)
     to_git = sorted({r.pointer for r in results} | {r.gitignore for r in results if r.gitignore})
     if any(r.changed or r.gitignore for r in results):
         click.echo("\nTo track the changes with Git, run:\n    "

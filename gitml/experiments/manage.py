@@ -13,7 +13,7 @@ from gitml import gitio, pointer
 from gitml.errors import BadInputError, GitmlError
 from gitml.experiments import refs
 from gitml.experiments.worktrees import recover, running
-from gitml.fsutil import atomic_write, check_relpath
+from gitml.fsutil import SafeDirs, atomic_write, check_relpath
 from gitml.repo import Repo
 
 
@@ -68,6 +68,9 @@ def apply(repo: Repo | None, name: str, *, force: bool = False) -> ApplyResult:
     ptrs = [p for _s, _m, _sha, p in changes if p.endswith(pointer.SUFFIX)]
     if not force and ptrs:
         _check_data(repo, ptrs)
+    safe = SafeDirs(repo.root)  # the experiment may be a teammate's: no write through links
+    for _status, _mode, _sha, path in changes:
+        safe.check(os.path.dirname(repo.abspath(path)))
     with gitio.BatchReader(repo.root) as reader:
         for status, mode, sha, path in changes:
             full = repo.abspath(path)
@@ -79,7 +82,7 @@ def apply(repo: Repo | None, name: str, *, force: bool = False) -> ApplyResult:
             data = reader.read(sha)
             if data is None:
                 raise GitmlError(f"cannot read {path} at {name}")
-            os.makedirs(os.path.dirname(full) or ".", exist_ok=True)
+            safe.make(os.path.dirname(full))
             if mode == "120000":
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(full)

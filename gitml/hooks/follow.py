@@ -159,8 +159,7 @@ def _drop(repo: Repo, old: str, gone: list[str]) -> int:
                 continue
             data = reader.read(f"{old}:{p}")
             try:
-                ptr = pointer.loads(data or b"", f"{old}:{p}",
-                                    expected_name=os.path.basename(rel))
+                ptr = pointer.load_at(data or b"", p, f"{old}:{p}")
             except GitmlError:
                 continue
             n, left = _drop_one(repo, rel, ptr)
@@ -180,13 +179,20 @@ def _drop(repo: Repo, old: str, gone: list[str]) -> int:
 def _drop_one(repo: Repo, rel: str, ptr: Pointer) -> tuple[int, bool]:
     """(files removed, whether anything was left) for one tracked path."""
     from gitml import manifest
-    from gitml.fsutil import remove_empty_dirs
+    from gitml.fsutil import SafeDirs, remove_empty_dirs
     from gitml.manifest import Entry
     from gitml.workspace import Hasher
 
     full = repo.abspath(rel)
     if not os.path.lexists(full):
         return 0, False
+    safe = SafeDirs(repo.root)
+    try:  # nothing is deleted through a link
+        safe.check(os.path.dirname(full))
+        if ptr.is_dir:
+            safe.check(full)
+    except GitmlError:
+        return 0, True
     store = repo.store
     if ptr.is_dir:
         if not os.path.isdir(full) or not store.has(ptr.oid):
@@ -208,6 +214,10 @@ def _drop_one(repo: Repo, rel: str, ptr: Pointer) -> tuple[int, bool]:
         except FileNotFoundError:
             continue
         frel = f"{rel}/{e.path}" if e.path else rel
+        try:
+            safe.check(os.path.dirname(path))
+        except GitmlError:
+            continue
         if not os.path.isdir(path) and store.has(e.oid) and hasher.oid(frel, path, st) == e.oid:
             os.unlink(path)
             removed += 1

@@ -183,9 +183,8 @@ def _pointers(repo: Repo, staged: list[tuple[str, str]], notes: list[str]) -> li
 
 def _stored(repo: Repo, path: str, data: bytes) -> Problem | None:
     """A problem when the staged pointer is malformed or names data the store lacks."""
-    name = os.path.basename(path)[: -len(pointer.SUFFIX)]
     try:
-        ptr = pointer.loads(data, path, expected_name=name)
+        ptr = pointer.load_at(data, path)
     except GitmlError as e:
         return Problem(path, f"not a valid pointer: {getattr(e, 'problem', e)}")
     rel = path[: -len(pointer.SUFFIX)]

@@ -78,8 +78,7 @@ def _objects(repo: Repo, blobs: list[tuple[str, str]]) -> tuple[list[str], list[
     with gitio.BatchReader(repo.root) as reader:
         for path, sha in blobs:
             try:
-                ptr = pointer.loads(reader.read(sha) or b"", path,
-                                    os.path.basename(path)[: -len(pointer.SUFFIX)])
+                ptr = pointer.load_at(reader.read(sha) or b"", path)
             except GitmlError:
                 continue  # not a pointer gitml wrote: it names no object
             if not ptr.is_dir:

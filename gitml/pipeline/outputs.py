@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from gitml import gitio, tracked, workspace
 from gitml.errors import BadInputError
+from gitml.fsutil import SafeDirs
 from gitml.pointer import Pointer
 
 if TYPE_CHECKING:
@@ -35,8 +36,10 @@ def check_not_in_git(repo: Repo, stages: list[Stage]) -> None:
 def clear(repo: Repo, stage: Stage) -> None:
     """Remove outputs before the stage runs, so it never writes through a link into the
     store; ``persist: true`` outputs stay, as private copies."""
+    safe = SafeDirs(repo.root)
     for o in stage.outs:
         full = repo.abspath(o.path)
+        safe.check(os.path.dirname(full))  # never delete through a link
         if o.persist:
             workspace.unshare(repo, full)
         elif os.path.isdir(full) and not os.path.islink(full):
@@ -62,9 +65,10 @@ def store(repo: Repo, stage: Stage) -> tuple[list[tuple[str, bool, Pointer]], li
     repo.store.flush()  # objects durable before any pointer names them
     outs: list[tuple[str, bool, Pointer]] = []
     changed: list[str] = []
-    for o, (rel, ptr, old) in zip(stage.outs, staged, strict=True):
+    for o, st in zip(stage.outs, staged, strict=True):
+        rel, ptr = st.rel, st.ptr
         if o.cache:
-            r = workspace.write_pointer(repo, rel, ptr, old)
+            r = workspace.write_pointer(repo, st)
             if r.changed:
                 changed.append(r.pointer)
             if r.gitignore:

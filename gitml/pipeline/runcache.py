@@ -30,7 +30,7 @@ import xxhash
 
 from gitml import manifest, pointer, tracked
 from gitml.errors import FormatError, GitmlError, IntegrityError, MissingObjectError
-from gitml.fsutil import atomic_write, check_relpath
+from gitml.fsutil import SafeDirs, atomic_write, check_relpath
 from gitml.pointer import Pointer
 
 if TYPE_CHECKING:
@@ -173,24 +173,21 @@ class RunCache:
         """Link each output from the store and write its pointer; returns changed files."""
         changed: list[str] = []
         store = self.store
+        safe = SafeDirs(repo.root)  # entries may come from a teammate: no write through links
         for rel, cached, ptr in outs:
             cache = repo.statcache.root(rel)
             full = repo.abspath(rel)
             types = None if cached else ("copy",)  # Git-committed files are plain copies
-            os.makedirs(os.path.dirname(full), exist_ok=True)
+            safe.make(os.path.dirname(full))
             if not ptr.is_dir:
                 pairs = [("", full, manifest.Entry("", ptr.oid, ptr.size))]
             else:
                 entries = manifest.loads(store.read_bytes(ptr.oid), rel)
                 pairs = [(e.path, os.path.join(full, *e.path.split("/")), e)
                          for e in entries]
-                os.makedirs(full, exist_ok=True)
-            made: set[str] = set()
+                safe.make(full)
             for key, path, e in pairs:
-                parent = os.path.dirname(path)
-                if parent not in made:
-                    os.makedirs(parent, exist_ok=True)
-                    made.add(parent)
+                safe.make(os.path.dirname(path))
                 try:
                     store.link(e.oid, path, executable=e.exec, link_types=types)
                 except (MissingObjectError, IntegrityError) as err:

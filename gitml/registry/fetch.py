@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitml import manifest
-from gitml.errors import BadInputError, IntegrityError
+from gitml.errors import BadInputError
 from gitml.fsutil import safe_join, tmp_name
 from gitml.hashing import hash_file
 from gitml.readapi import RevReader
@@ -110,7 +110,7 @@ def _get_file(repo: Repo, reader: RevReader, obj: ModelObject, dest: str, force:
             raise BadInputError(f"{dest} already exists and differs; use --force to replace it")
         if os.path.isdir(dest) and not os.path.islink(dest):
             raise BadInputError(f"{dest} is a directory")
-    reader.object_path(obj.oid, obj.path)  # fetched from the remote when missing
+    reader.ensure(obj.oid, obj.path)  # fetched from the remote when missing
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     repo.store.link(obj.oid, dest, link_types=_COPY)
     return True
@@ -145,7 +145,7 @@ def _materialise_dir(repo: Repo, reader: RevReader, obj: ModelObject, target: st
     entries = manifest.loads(reader.object_bytes(obj.oid, obj.path), obj.path)
     os.makedirs(target)
     for e in entries:
-        reader.object_path(e.oid, f"{obj.path}/{e.path}")
+        reader.ensure(e.oid, f"{obj.path}/{e.path}")
         dest = safe_join(target, e.path, source=obj.path)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         repo.store.link(e.oid, dest, executable=e.exec, link_types=link_types)
@@ -174,11 +174,7 @@ def model_path(name: str, stage: str | None = None, version: str | None = None,
     with RevReader(repo) as reader:
         obj = resolve(repo, ref, reader).obj
         if obj.kind == "file":
-            path = reader.object_path(obj.oid, obj.path)
-            actual = repo.store.verify(obj.oid)  # verified before anyone loads it
-            if actual != obj.oid:
-                raise IntegrityError(obj.oid, actual, path)
-            return path
+            return reader.object_path(obj.oid, obj.path)  # verified before anyone loads it
         target = os.path.join(repo.gitml_dir, "tmp", "models", obj.oid[5:])
         if not os.path.isdir(target):
             os.makedirs(os.path.dirname(target), exist_ok=True)

@@ -9,12 +9,10 @@ and gc refuses unless forced.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitml import gc as local_gc
-from gitml import gitio, pointer
 from gitml.errors import GitmlError
 from gitml.remotes import config as rconfig
 from gitml.remotes.base import TransferIncomplete
@@ -38,24 +36,10 @@ class RemoteGcResult:
 
 def _dir_manifests(repo: Repo, workspace_only: bool) -> dict[str, str]:
     """{manifest oid: where} of every directory pointer gc treats as a root."""
-    blobs: list[tuple[str, bytes]] = []
-    for wt in gitio.worktrees(repo.root):
-        if os.path.isdir(wt):
-            for rel in gitio.workspace_pointers(wt):
-                with open(os.path.join(wt, rel), "rb") as f:
-                    blobs.append((rel, f.read()))
-    if not workspace_only:
-        with gitio.BatchReader(repo.root) as reader:
-            for path, sha in gitio.all_pointer_blobs(repo.root):
-                data = reader.read(sha)
-                if data is not None:
-                    blobs.append((f"{sha[:10]}:{path}", data))
+    from gitml.gc import pointers
+
     out: dict[str, str] = {}
-    for source, data in blobs:
-        try:
-            ptr = pointer.loads(data, source)
-        except GitmlError:
-            continue
+    for source, ptr in pointers(repo, workspace_only=workspace_only):
         if ptr.is_dir:
             out.setdefault(ptr.oid, source)
     return out

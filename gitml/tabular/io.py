@@ -163,7 +163,7 @@ def _tracked_parts(repo: Repo, reader: RevReader, rel: str, rev: str | None
     segs = rel.split("/")
     for i in range(len(segs), 0, -1):
         base = "/".join(segs[:i])
-        ptr = _pointer(repo, reader, base, rev)
+        ptr = reader.pointer_at(base, rev)
         if ptr is None:
             continue
         rest = "/".join(segs[i:])
@@ -182,20 +182,6 @@ def _tracked_parts(repo: Repo, reader: RevReader, rel: str, rev: str | None
         return [Part(e.path[cut:], path=reader.object_path(e.oid, f"{where}/{e.path[cut:]}"))
                 for e in entries]
     return None
-
-
-def _pointer(repo: Repo, reader: RevReader, base: str, rev: str | None
-             ) -> pointer.Pointer | None:
-    name = os.path.basename(base)
-    if rev is None:
-        p = repo.abspath(base + pointer.SUFFIX)
-        if not os.path.isfile(p):
-            return None
-        return pointer.load(p, source=base + pointer.SUFFIX)
-    data = reader.batch.read(f"{rev}:{base}{pointer.SUFFIX}")
-    if data is None:
-        return None
-    return pointer.loads(data, f"{rev}:{base}{pointer.SUFFIX}", name)
 
 
 class Opener:
