@@ -27,6 +27,8 @@ _EXPORTS = {
     "data_diff": "gitml.tabular.api:data_diff",
     "data_check": "gitml.tabular.api:data_check",
     "drift": "gitml.tabular.api:drift",
+    "data_synth": "gitml.tabular.api:data_synth",
+    "data_synth_verify": "gitml.tabular.api:data_synth_verify",
     "push": "gitml.remotes.transfer:push",
     "fetch": "gitml.remotes.transfer:fetch",
     "pull": "gitml.remotes.transfer:pull",

@@ -8,7 +8,7 @@ import itertools
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gitml import faults, forkpool, manifest, pointer, tracked
@@ -155,8 +155,12 @@ def _load_manifest(repo: Repo, ptr: Pointer, rel: str) -> list[Entry] | None:
 
 
 # -- add -----------------------------------------------------------------------------------
-def add(repo: Repo, targets: list[str], *, quiet: bool = False) -> list[AddResult]:
-    """Store each target (file or directory) and write its pointer and .gitignore entry."""
+def add(repo: Repo, targets: list[str], *, quiet: bool = False,
+        meta: dict[str, Any] | None = None) -> list[AddResult]:
+    """Store each target (file or directory) and write its pointer and .gitignore entry.
+
+    ``meta``: entries added to each file's pointer ``meta`` (e.g. ``synth`` lineage).
+    """
     if not targets:
         raise GitmlError("nothing to add: name at least one file or directory")
     paths = tracked.expand(targets)
@@ -170,6 +174,9 @@ def add(repo: Repo, targets: list[str], *, quiet: bool = False) -> list[AddResul
         repo.statcache.begin()
         staged = [store_target(repo, r, is_dir, quiet)
                   for r, is_dir in zip(rels, kinds, strict=True)]
+        if meta:
+            staged = [(r, replace(p, meta={**p.meta, **meta}) if not p.is_dir else p, o)
+                      for r, p, o in staged]
         repo.store.flush()  # objects durable before any pointer names them
         faults.point("add.before-pointers")
         results = [write_pointer(repo, s) for s in staged]

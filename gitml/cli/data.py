@@ -1,4 +1,4 @@
-"""``gitml data profile|check|diff`` and ``gitml monitor drift``: parse, call, format."""
+"""``gitml data profile|check|diff|synth`` and ``gitml monitor drift``: parse, call, format."""
 
 from __future__ import annotations
 
@@ -53,11 +53,20 @@ def _keys(key: tuple[str, ...]) -> list[str] | None:
 
 @click.group()
 def data() -> None:
-    """Look inside tables (Parquet, CSV): profile, check, diff.
+    """Look inside tables (Parquet, CSV): profile, check, diff, synth.
 
     A PATH is a file, a directory of Parquet parts, or Git's REV:path
     (main:data/train.parquet) for a Git file or tracked data at a revision.
     """
+
+
+def _add_synth() -> None:
+    from gitml.cli.synth import synth  # click only: numpy and scipy load when it runs
+
+    data.add_command(synth)
+
+
+_add_synth()
 
 
 @click.group()
