@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gitml.cli.output import emit_json, json_option, quiet_option
+from gitml.cli.output import emit_json, git_add_hint, report_options
 from gitml.errors import BadInputError, CheckFailed
 
 
@@ -40,8 +40,7 @@ def _names(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--verify", "verify_path", metavar="OUT",
               help="Regenerate OUT from its pointer's lineage and check it is identical.")
 @click.option("--md", "as_md", is_flag=True, help="Print the report as Markdown.")
-@json_option
-@quiet_option
+@report_options
 def synth(src: str | None, out: str | None, rows: int | None, seed: int, key: tuple[str, ...],
           exclude: tuple[str, ...], replace: tuple[str, ...], min_count: int,
           target: str | None, report_file: str | None, fail_under: tuple[str, ...],
@@ -113,9 +112,12 @@ def _show(res: Any, as_json: bool, as_md: bool, quiet: bool, verbose: bool) -> N
             for name, row in zip(corr["columns"], corr[which], strict=True):
                 click.echo(f"  {name:<20} " + " ".join(f"{v:6.3f}" for v in row))
     if res.written and not as_md:
-        where = (f"; tracked: {res.pointer} (commit it with git)" if res.pointer
-                 else " (not tracked: outside a gitml repository)")
+        where = f", tracked by {res.pointer}" if res.pointer else \
+            " (not tracked: outside a gitml repository)"
         click.echo(f"\nwrote {res.output} ({d['output']['rows']:,} rows){where}")
+        if res.root and res.to_git:
+            click.echo("\nTo track the changes with Git, run:\n    "
+                       + git_add_hint(res.root, res.to_git))
 
 
 def _verify(path: str, as_json: bool, quiet: bool) -> None:

@@ -24,7 +24,8 @@ def twin(repo: Path) -> Path:
     r = run_cli("data", "synth", "data/customers.parquet", "-k", "user_id", "--seed", "7",
                 "--exclude", "email", "-o", "data/twin.parquet")
     assert r.code == 0, r.err
-    assert "tracked: data/twin.parquet.gitml" in r.out
+    assert "wrote data/twin.parquet (1,500 rows), tracked by data/twin.parquet.gitml" in r.out
+    assert "git add data/.gitignore data/twin.parquet.gitml" in r.out
     return repo / "data" / "twin.parquet"
 
 

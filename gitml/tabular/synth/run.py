@@ -41,8 +41,10 @@ class SynthResult:
     report: dict[str, Any]
     output: str
     written: bool = False
-    pointer: str | None = None
+    pointer: str | None = None  # repository-relative, when the output is tracked
     lineage: dict[str, Any] = field(default_factory=dict)
+    to_git: list[str] = field(default_factory=list)  # what to git add (repository paths)
+    root: str | None = None  # the repository
 
     @property
     def ok(self) -> bool:
@@ -209,8 +211,9 @@ def synthesize(spec: str, out: str | None = None, opts: SynthOptions | None = No
             from gitml.hashing import hash_bytes
 
             rep["output"]["hash"] = hash_bytes(data)
-            added = op.repo.add([target], quiet=True, meta={"synth": res.lineage})
-            res.pointer = added[0].pointer
+            added = op.repo.add([target], quiet=True, meta={"synth": res.lineage})[0]
+            res.pointer, res.root = added.pointer, op.repo.root
+            res.to_git = [added.pointer] + ([added.gitignore] if added.gitignore else [])
     return res
 
 
