@@ -42,6 +42,8 @@ _EXPORTS = {
     "exp_best": "gitml.experiments.api:best",
     "exp_apply": "gitml.experiments.api:apply",
     "exp_remove": "gitml.experiments.api:remove",
+    "exp_push": "gitml.experiments.api:push",
+    "exp_pull": "gitml.experiments.api:pull",
     "repro": "gitml.pipeline.reproduce:repro",
     "pipeline_status": "gitml.pipeline.staleness:status",
     "demo": "gitml.demo:demo",

@@ -274,6 +274,50 @@ def new_pointer_blobs(root: str, include: list[str], exclude: list[str]
     return result
 
 
+# -- other repositories: remotes, URLs (issue 18) -------------------------------------------
+# A URL or remote name from the user or from a stranger's file is passed after "--" or as a
+# value, never where Git would read an option; the ext:: transport (runs a command) is off.
+_SAFE = ("-c", "protocol.ext.allow=never")
+
+
+def ls_remote(root: str, remote: str, patterns: list[str]) -> list[tuple[str, str]]:
+    """(sha, ref) of the refs of ``remote`` (a remote name or URL) matching ``patterns``:
+    one round trip, nothing fetched."""
+    out = run(root, *_SAFE, "ls-remote", "--", remote, *patterns)
+    pairs = []
+    for line in out.decode(errors="surrogateescape").splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref and not ref.endswith("^{}"):
+            pairs.append((sha, ref))
+    return pairs
+
+
+def fetch_refs(root: str, remote: str, refspecs: list[str]) -> None:
+    """``git fetch REMOTE REFSPECS`` without tags: only what is named."""
+    if refspecs:
+        run(root, *_SAFE, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--",
+            remote, *refspecs)
+
+
+def push_refs(root: str, remote: str, refspecs: list[str]) -> None:
+    """``git push REMOTE REFSPECS`` (a leading ``+`` forces one)."""
+    if refspecs:
+        run(root, *_SAFE, "push", "--quiet", "--", remote, *refspecs)
+
+
+def is_ancestor(root: str, a: str, b: str) -> bool:
+    """Commit ``a`` is ``b`` or an ancestor of it (``b`` is a fast-forward of ``a``)."""
+    proc = subprocess.run(["git", "merge-base", "--is-ancestor", a, b], cwd=root,
+                          capture_output=True, env=git_env())
+    return proc.returncode == 0
+
+
+def is_remote(root: str, name: str) -> bool:
+    """``name`` is a remote of this repository (``git remote``)."""
+    out = run(root, "remote", check=False)
+    return name in out.decode(errors="surrogateescape").split()
+
+
 def worktrees(root: str) -> list[str]:
     """Paths of every work tree of the repository, the main one first."""
     out = run(root, "worktree", "list", "--porcelain", "-z")

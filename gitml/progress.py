@@ -1,4 +1,5 @@
-"""A small progress bar on stderr: shown on a terminal, silent when piped or quiet."""
+"""A small progress bar on stderr (shown on a terminal, silent when piped or quiet), and
+one-line notices of work done on the way."""
 
 from __future__ import annotations
 
@@ -7,12 +8,27 @@ import sys
 import time
 
 _enabled: bool | None = None
+_quiet = False
 
 
 def set_enabled(flag: bool | None) -> None:
     """Force the bar on or off (None: decide from the terminal)."""
     global _enabled
     _enabled = flag
+
+
+def set_quiet(flag: bool) -> None:
+    """Silence :func:`notice` (``-q``)."""
+    global _quiet
+    _quiet = flag
+
+
+def notice(text: str) -> None:
+    """One line on stderr about work a command did on the way (objects fetched because an
+    experiment needed them, a corrupt object repaired); silent with ``-q``."""
+    if not _quiet:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
 
 
 def _want() -> bool:

@@ -184,22 +184,35 @@ def _when(ts: int) -> str:
               metavar="N", help="Significant digits of numbers.")
 @click.option("--md", "as_md", is_flag=True, help="Print a Markdown table.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+@click.option("--remote", "git_remote", metavar="NAME",
+              help="The experiments on this Git remote's branches (fetches only their "
+                   "commits, no data).")
 @report_options
 def show_cmd(sort_by: str | None, sort_order: str | None, only_changed: bool, precision: int,
-             as_md: bool, as_csv: bool, as_json: bool) -> None:
+             as_md: bool, as_csv: bool, git_remote: str | None, as_json: bool) -> None:
     """HEAD and every experiment, one row each: metrics, then params.
+
+    Experiments are branches whose commit gitml made: local ones, and remote-tracking
+    ones (origin/exp-3) that a clone or git fetch brought.
 
     \b
     gitml exp show
     gitml exp show --sort-by val.acc --only-changed --md
+    gitml exp show --remote origin
     """
     from gitml.experiments.table import changed_only, collect, sort_rows
     from gitml.experiments.worktrees import running
 
     fmt = _fmt(as_json, as_md, as_csv)
     with _repo() as repo:
-        tbl = collect(repo)
-        busy = running(repo)
+        if git_remote is not None:
+            from gitml.experiments.sharing import remote_experiments
+
+            tbl = collect(repo, experiments=remote_experiments(repo, git_remote))
+            busy = []
+        else:
+            tbl = collect(repo)
+            busy = running(repo)
     if sort_by:
         sort_rows(tbl, sort_by, sort_order)
     for row in tbl.rows:
@@ -219,7 +232,8 @@ def show_cmd(sort_by: str | None, sort_order: str | None, only_changed: bool, pr
     if busy:
         click.echo(f"\nRunning now: {', '.join(busy)}")
     if not tbl.experiments and not tbl.queued and fmt == "table":
-        click.echo("\nNo experiments yet. Start one with: gitml exp run -S KEY=VALUE")
+        click.echo(f"\nNo experiments on {git_remote}." if git_remote else
+                   "\nNo experiments yet. Start one with: gitml exp run -S KEY=VALUE")
 
 
 def _render(tbl: Table, cols: list[Any], fmt: str, precision: int) -> str:
@@ -417,3 +431,9 @@ def clean_cmd(as_json: bool) -> None:
                    + ", ".join(res.running))
     if not (res.worktrees or res.stale or res.running):
         click.echo("Nothing to clean.")
+
+
+from gitml.cli.exp_share import pull_cmd, push_cmd  # noqa: E402 - registered on the group
+
+exp.add_command(push_cmd, "push")
+exp.add_command(pull_cmd, "pull")

@@ -87,6 +87,9 @@ def cli(directory: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every error into one line and an exit code."""
+    from gitml import progress
+
+    progress.set_quiet(False)  # -q sets it again (cli.output.quiet_option)
     try:
         rv = cli.main(args=argv, prog_name="gitml", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0

@@ -37,7 +37,15 @@ def quiet_option(f: F) -> F:
 
         f = wrapper  # type: ignore[assignment]
     f = click.option("-v", "--verbose", is_flag=True, help="Say more.")(f)
-    return click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(f)
+    return click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.",
+                        callback=_quiet_notices)(f)
+
+
+def _quiet_notices(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    from gitml import progress
+
+    progress.set_quiet(bool(value))
+    return value
 
 
 def report_options(f: F) -> F:

@@ -384,12 +384,12 @@ def _show_pull(result: Any, as_json: bool, quiet: bool, runs: Any = None) -> Non
     if quiet:
         return
     click.echo(_summary(result.fetch))
-    if runs:
-        click.echo(_runs_summary(runs))
     co = result.checkout
     parts = [f"{len(v)} {k}" for k, v in (("created", co.created), ("modified", co.modified),
                                             ("deleted", co.deleted)) if v]
     click.echo("checkout: " + (", ".join(parts) if parts else "data matches the pointers"))
+    if runs:
+        click.echo(_runs_summary(runs))
 
 
 # -- called from gitml.cli.core -----------------------------------------------------------

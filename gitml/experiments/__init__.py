@@ -15,7 +15,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_EXPORTS = ("run", "queue", "run_all", "show", "diff", "best", "apply", "remove", "clean")
+_EXPORTS = ("run", "queue", "run_all", "show", "diff", "best", "apply", "remove", "clean",
+            "push", "pull")
 __all__ = list(_EXPORTS)
 
 

@@ -22,7 +22,7 @@ from gitml.experiments.runner import ExpResult, Options, Say
 from gitml.repo import Repo
 
 if TYPE_CHECKING:
-    from gitml.experiments import manage
+    from gitml.experiments import manage, sharing
     from gitml.experiments import table as show_mod
     from gitml.pipeline.reproduce import Event
 
@@ -72,11 +72,39 @@ def run_all(*, jobs: int = 1, stream: bool = True, stream_fd: int | None = None,
                              on_event=on_event, say=say or run_mod._quiet)
 
 
-def show(*, names: list[str] | None = None, repo: Repo | None = None) -> show_mod.Table:
-    """HEAD, the experiments and the queue, with their params and metrics."""
+def show(*, names: list[str] | None = None, remote: str | None = None,
+         repo: Repo | None = None) -> show_mod.Table:
+    """HEAD, the experiments and the queue, with their params and metrics; ``remote``:
+    HEAD and the experiments on that Git remote's branches."""
     from gitml.experiments import table as show_mod
 
+    if remote is not None:
+        from gitml.experiments.sharing import remote_experiments
+
+        repo = repo or Repo()
+        return show_mod.collect(repo, experiments=remote_experiments(repo, remote))
     return show_mod.collect(repo, names=names)
+
+
+def push(remote: str, names: list[str] | tuple[str, ...] = (), *, all: bool = False,
+         data_remote: str | None = None, force: bool = False, jobs: int | None = None,
+         repo: Repo | None = None) -> sharing.ShareResult:
+    """Send experiments' data and run-cache entries to the data remote, then their
+    branches to the Git remote ``remote``."""
+    from gitml.experiments import sharing
+
+    return sharing.push(repo or Repo(), remote, list(names), all_=all,
+                        data_remote=data_remote, force=force, jobs=jobs)
+
+
+def pull(remote: str, names: list[str] | tuple[str, ...] = (), *, all: bool = False,
+         data_remote: str | None = None, force: bool = False, jobs: int | None = None,
+         repo: Repo | None = None) -> sharing.ShareResult:
+    """Bring experiments from the Git remote ``remote``, with their data and run cache."""
+    from gitml.experiments import sharing
+
+    return sharing.pull(repo or Repo(), remote, list(names), all_=all,
+                        data_remote=data_remote, force=force, jobs=jobs)
 
 
 def diff(a: str, b: str | None = None, *, all: bool = False,

@@ -18,7 +18,7 @@ from gitml.repo import Repo
 
 
 def _experiment(listing: refs.Listing, name: str) -> refs.Experiment:
-    e = next((e for e in listing.experiments if e.name == name), None)
+    e = refs.find(listing, name)
     if e is None or e.commit is None:
         if any(q.name == name for q in listing.queued):
             raise BadInputError(f"{name!r} is queued, not run yet (gitml exp run --run-all)")
@@ -93,6 +93,9 @@ def apply(repo: Repo | None, name: str, *, force: bool = False) -> ApplyResult:
             result.files.append(path)
     live = [p for p in ptrs if os.path.exists(repo.abspath(p))]
     if live:
+        from gitml.experiments.sharing import ensure_data
+
+        ensure_data(repo, commit, e.name, [p[:-len(pointer.SUFFIX)] for p in live])
         targets = [repo.abspath(p[:-len(pointer.SUFFIX)]) for p in live]
         repo.checkout(targets, force=force)
         result.data = [p[:-len(pointer.SUFFIX)] for p in live]
@@ -147,7 +150,8 @@ def remove(repo: Repo | None, names: list[str], *, failed: bool = False,
     """
     repo = repo or Repo()
     listing = refs.listing(repo)
-    by_name = {e.name: e for e in listing.experiments}
+    by_name = {e.name: e for e in listing.experiments if e.remote is None}
+    theirs = {e.name: e for e in listing.experiments if e.remote is not None}
     queue = {q.name: q for q in listing.queued}
     chosen: dict[str, refs.Experiment] = {}
     drop_queue: list[refs.Queued] = []
@@ -156,10 +160,14 @@ def remove(repo: Repo | None, names: list[str], *, failed: bool = False,
             drop_queue.append(queue[n])
         elif n in by_name:
             chosen[n] = by_name[n]
+        elif n in theirs:
+            e = theirs[n]
+            raise BadInputError(f"{n} is a branch of remote {e.remote}: delete it there with "
+                                f"'git push {e.remote} --delete {e.branch}'")
         else:
             raise BadInputError(f"{n!r} is not an experiment (see gitml exp show)")
     now = time.time()
-    for e in listing.experiments:
+    for e in by_name.values():
         if (all_ or (failed and e.status == "failed")
                 or (older_than is not None and e.created and now - e.created > older_than)):
             chosen.setdefault(e.name, e)
@@ -175,19 +183,20 @@ def remove(repo: Repo | None, names: list[str], *, failed: bool = False,
                 raise BadInputError(f"branch {e.name!r} has commits beyond the experiment; "
                                     "delete it with git, or use --force")
             lines.append(f"delete {refs.HEADS}{e.name} {e.commit}")
-        lines.append(f"delete {refs.EXPS}{e.name} {e.exp_commit}")
+        if e.indexed:
+            lines.append(f"delete {refs.EXPS}{e.name} {e.exp_commit}")
     lines += [f"delete {refs.QUEUE}{q.name} {q.commit}" for q in drop_queue]
-    checked_out = _checked_out(repo)
+    busy = checked_out(repo)
     for e in chosen.values():
-        if e.name in checked_out:
-            raise BadInputError(f"{e.name!r} is checked out in {checked_out[e.name]}; "
+        if e.name in busy:
+            raise BadInputError(f"{e.name!r} is checked out in {busy[e.name]}; "
                                 "switch to another branch first")
     if lines:
         refs.update(repo, lines)
     return sorted([*chosen, *(q.name for q in drop_queue)])
 
 
-def _checked_out(repo: Repo) -> dict[str, str]:
+def checked_out(repo: Repo) -> dict[str, str]:
     out = gitio.run(repo.root, "worktree", "list", "--porcelain", "-z").decode()
     found: dict[str, str] = {}
     path = ""

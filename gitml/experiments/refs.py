@@ -1,13 +1,17 @@
 """Where experiments live in Git, and how they are named.
 
-* ``refs/heads/<name>`` — the experiment's branch: ``git log exp-3`` tells its story.
-* ``refs/gitml/exps/<name>`` — the commit the run made: the index ``exp show`` reads, in
-  the same single ``git for-each-ref`` as the branches, so nothing is scanned.
+* ``refs/heads/<name>`` — the experiment's branch: ``git log exp-3`` tells its story. A
+  branch whose tip commit carries the ``Gitml-Experiment`` trailer is an experiment, so a
+  clone (or ``git fetch``) knows every experiment it has the branch of: remote-tracking
+  branches (``refs/remotes/origin/exp-3``) count too.
+* ``refs/gitml/exps/<name>`` — the commit the run made: a local index, so an experiment
+  branch someone committed more work on is still known; it does not travel.
 * ``refs/gitml/queue/<name>`` — a queued run: a commit holding the workspace as it was
   when queued (on top of its base), with the overrides and options in its message.
 
 Commit messages end with trailers: ``Gitml-Experiment: <name>``, ``Gitml-Override:
 <key=value>`` per override, ``Gitml-Status: failed`` for a run kept with --keep-failed.
+One ``git for-each-ref`` reads all of it, so nothing is scanned.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from gitml.errors import BadInputError
 from gitml.repo import Repo
 
 HEADS = "refs/heads/"
+REMOTES = "refs/remotes/"
 EXPS = "refs/gitml/exps/"
 QUEUE = "refs/gitml/queue/"
 ZERO = "0" * 40
@@ -46,6 +51,13 @@ class Experiment:
     base: str = ""
     overrides: list[str] = field(default_factory=list)
     subject: str = ""
+    remote: str | None = None  # a remote-tracking branch's remote (name is "origin/exp-3")
+    indexed: bool = False  # has the local index entry refs/gitml/exps/<name>
+
+    @property
+    def branch(self) -> str:
+        """The branch name, on its remote for a remote-tracking experiment."""
+        return self.name[len(self.remote) + 1:] if self.remote else self.name
 
     @property
     def moved(self) -> bool:
@@ -81,41 +93,87 @@ def trailers(message: str) -> list[tuple[str, str]]:
 
 
 def listing(repo: Repo) -> Listing:
-    """Every experiment, queued run and branch, from one ``git for-each-ref``."""
-    rows = gitio.for_each_ref(repo.root, [EXPS, QUEUE, HEADS], [
+    """Every experiment (local, or only on a remote-tracking branch), queued run and branch,
+    from one ``git for-each-ref``."""
+    rows = gitio.for_each_ref(repo.root, [EXPS, QUEUE, HEADS, REMOTES], [
         "%(refname)", "%(objectname)", "%(tree)", "%(committerdate:unix)", "%(parent)",
         "%(contents)"])
     branches: dict[str, tuple[str, str]] = {}
-    exps: list[Experiment] = []
+    exps: dict[str, Experiment] = {}
     queued: list[Queued] = []
-    for ref, sha, tree, date, parent, contents in rows:
+    tips: list[tuple[str, list[str]]] = []  # branches and remote-tracking ones: trailers
+    for row in rows:
+        ref, sha, tree, date, parent, contents = row
         if ref.startswith(HEADS):
             branches[ref[len(HEADS):]] = (sha, tree)
-            continue
-        tr = trailers(contents)
-        created = int(date or 0)
-        if ref.startswith(EXPS):
-            name = ref[len(EXPS):]
-            status = next((v for k, v in tr if k == STATUS), "done")
-            exps.append(Experiment(name, sha, None, tree, created, status,
-                                   parent.split(" ")[0], [v for k, v in tr if k == OVERRIDE],
-                                   contents.split("\n", 1)[0]))
+            tips.append((ref, row))
+        elif ref.startswith(REMOTES):
+            tips.append((ref, row))
+        elif ref.startswith(EXPS):
+            e = from_commit(ref[len(EXPS):], sha, tree, date, parent, contents)
+            e.indexed = True
+            exps[e.name] = e
         elif ref.startswith(QUEUE):
-            name = ref[len(QUEUE):]
+            tr = trailers(contents)
             raw = next((v for k, v in tr if k == QUEUED), "{}")
             try:
                 spec = json.loads(raw)
             except ValueError:
                 spec = {}
-            queued.append(Queued(name, sha, parent.split(" ")[0], created,
+            queued.append(Queued(ref[len(QUEUE):], sha, parent.split(" ")[0], int(date or 0),
                                  spec if isinstance(spec, dict) else {}))
-    for e in exps:
+    for e in exps.values():
         tip = branches.get(e.name)
         if tip is not None:
             e.commit, e.tree = tip
-    exps.sort(key=lambda e: (e.created, _natural(e.name)))
+    local = {e.commit for e in exps.values()}
+    for ref, (_, sha, tree, date, parent, contents) in tips:
+        if f"\n{TRAILER}: " not in contents and not contents.startswith(f"{TRAILER}: "):
+            continue  # cheap test first: most branches are not experiments
+        if ref.startswith(HEADS):
+            name, remote = ref[len(HEADS):], None
+        else:
+            remote, _, branch = ref[len(REMOTES):].partition("/")
+            if not branch or branch == "HEAD":
+                continue
+            name = f"{remote}/{branch}"
+            if branches.get(branch, ("",))[0] == sha or sha in local:
+                continue  # the same experiment as a local branch: shown once
+        if name in exps or not is_experiment(contents):
+            continue
+        e = from_commit(name, sha, tree, date, parent, contents)
+        e.commit, e.remote = sha, remote
+        exps[name] = e
+        local.add(sha)
+    ordered = sorted(exps.values(), key=lambda e: (e.created, _natural(e.branch), _natural(e.name)))
     queued.sort(key=lambda q: (q.spec.get("seq", 0), q.created, _natural(q.name)))
-    return Listing(exps, queued, branches)
+    return Listing(ordered, queued, branches)
+
+
+def find(listing: Listing, name: str) -> Experiment | None:
+    """The experiment ``name`` names: a local one, ``origin/exp-3``, or ``exp-3`` when only
+    one remote-tracking branch of that name is an experiment."""
+    hits = [e for e in listing.experiments if e.name == name]
+    if not hits:
+        hits = [e for e in listing.experiments if e.remote and e.branch == name]
+        if len(hits) > 1:
+            raise BadInputError(f"{name!r} is an experiment on several remotes: "
+                                + ", ".join(e.name for e in hits))
+    return hits[0] if hits else None
+
+
+def is_experiment(message: str) -> bool:
+    """The commit message ends with a ``Gitml-Experiment`` trailer."""
+    return any(k == TRAILER for k, _ in trailers(message))
+
+
+def from_commit(name: str, sha: str, tree: str, date: str, parent: str, message: str
+                ) -> Experiment:
+    """The experiment a run's commit records (``commit`` is left for the caller)."""
+    tr = trailers(message)
+    return Experiment(name, sha, None, tree, int(date or 0),
+                      next((v for k, v in tr if k == STATUS), "done"), parent.split(" ")[0],
+                      [v for k, v in tr if k == OVERRIDE], message.split("\n", 1)[0])
 
 
 def _natural(name: str) -> list[Any]:
@@ -146,8 +204,8 @@ def check_name(repo: Repo, name: str, taken: Listing | None = None) -> None:
 def generated_names(taken: Listing, count: int, stem: str | None = None,
                     busy: set[str] | None = None) -> list[str]:
     """``count`` free readable names: ``exp-<n>`` counting up (or ``<stem>-<n>``)."""
-    used = set(taken.branches) | {e.name for e in taken.experiments} \
-        | {q.name for q in taken.queued} | (busy or set())
+    used = set(taken.branches) | {e.branch for e in taken.experiments} \
+        | {q.name for q in taken.queued} | (busy or set())  # a teammate's exp-4 too
     pattern = re.compile(rf"^{re.escape(stem or 'exp')}-(\d+)$")
     n = max((int(m.group(1)) for u in used if (m := pattern.match(u))), default=0)
     out = []

@@ -115,13 +115,15 @@ def _head_label(repo: Repo, sha: str) -> str:
     return sha[:7]
 
 
-def collect(repo: Repo | None = None, *, names: list[str] | None = None) -> Table:
-    """HEAD, every experiment (or those in ``names``) and every queued run, with values."""
+def collect(repo: Repo | None = None, *, names: list[str] | None = None,
+            experiments: list[refs.Experiment] | None = None) -> Table:
+    """HEAD, every experiment (or those in ``names``) and every queued run, with values;
+    ``experiments``: these instead (a remote's, from :mod:`gitml.experiments.sharing`)."""
     from gitml.readapi import RevReader
     from gitml.revfiles import Loader, Rev, resolve
 
     repo = repo or Repo()
-    listing = refs.listing(repo)
+    listing = refs.listing(repo) if experiments is None else refs.Listing(experiments, [], {})
     exps = [e for e in listing.experiments if e.commit is not None]
     if names:
         known = {e.name for e in exps}
@@ -261,10 +263,10 @@ def diff(repo: Repo | None, a: str, b: str | None = None, *, all: bool = False
     repo = repo or Repo()
     if b is None:
         listing = refs.listing(repo)
-        e = next((e for e in listing.experiments if e.name == a and e.commit), None)
-        if e is None:
+        e = refs.find(listing, a)
+        if e is None or not e.commit:
             raise BadInputError(f"{a!r} is not an experiment; give two revisions to compare")
-        b = a
+        b = e.name
         a = e.base[:12]
         head = _head_label(repo, "")
         if head and listing.branches.get(head, ("",))[0] == e.base:
