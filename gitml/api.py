@@ -47,6 +47,7 @@ _EXPORTS = {
     "repro": "gitml.pipeline.reproduce:repro",
     "pipeline_status": "gitml.pipeline.staleness:status",
     "demo": "gitml.demo:demo",
+    "import_dvc": "gitml.dvcimport.importer:import_dvc",
 }
 
 __all__ = ["Repo", *_EXPORTS]

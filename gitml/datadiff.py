@@ -46,7 +46,16 @@ def pointers_at(repo: Repo, rev: str) -> dict[str, Pointer]:
         for path, sha in items:
             data = reader.read(sha) or b""
             out[path[: -len(pointer.SUFFIX)]] = pointer.load_at(data, path, f"{rev}:{path}")
+        _dvc_era(repo, rev, reader, out)
     return out
+
+
+def _dvc_era(repo: Repo, rev: str, reader: gitio.BatchReader, out: dict[str, Pointer]) -> None:
+    """A revision from before ``gitml import-dvc``: the data its DVC files track."""
+    from gitml.dvcimport import history
+
+    for path, ptr in history.pointers_at(repo, rev, reader).items():
+        out.setdefault(path, ptr)
 
 
 def _files(repo: Repo, ptr: Pointer, where: str) -> dict[str, tuple[str, int]] | None:

@@ -90,6 +90,10 @@ def referenced(repo: Repo, *, workspace_only: bool = False) -> tuple[set[str], l
                 unreadable.append(source)
                 continue
             keep.update(e.oid for e in entries)
+    if not workspace_only:  # what revisions from before gitml import-dvc name
+        from gitml.dvcimport import dvcmap
+
+        keep |= dvcmap.referenced(repo)
     return keep, unreadable
 
 

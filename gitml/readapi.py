@@ -112,8 +112,10 @@ class RevReader:
             pointer.data_path(prel)
             return pointer.load(p, source=prel)
         data = self.batch.read(f"{rev}:{prel}")
-        if data is None:
-            return None
+        if data is None:  # a revision from before gitml import-dvc: its DVC files
+            from gitml.dvcimport import history
+
+            return history.pointers_at(self.repo, rev, self.batch).get(base)
         return pointer.load_at(data, prel, f"{label or rev}:{prel}")
 
     def _manifest(self, oid: str, base: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ from gitml.readapi import NotFoundError, RevReader
 from gitml.repo import Repo
 
 WORKSPACE = "workspace"
+DVC_PROJECT = "dvc.yaml"  # declares metrics and params at revisions from before an import
 # Larger files are not read (a warning says so): the YAML parser needs ~1.5 s per MiB of
 # small keys, JSON and TOML are quicker, and CSV/TSV only has its header and last row parsed.
 MAX_BYTES = {"yaml": 4 << 20, "json": 16 << 20, "toml": 16 << 20,
@@ -131,6 +132,7 @@ class Loader:
         self._parsed: dict[tuple[str, str], tuple[dict[str, Any] | None, str | None]] = {}
         self._projects: dict[str, Declared | str] = {}
         self._ws_files: list[str] | None = None
+        self._dvc_revs: set[str] = set()  # revisions read through their dvc.yaml
 
     def close(self) -> None:
         if self._own_reader:
@@ -166,9 +168,13 @@ class Loader:
         if rev.sha is None:
             doc = project.load(self.repo)
             return metricspec.declared(doc, self.kind, project.PROJECT_FILE)
-        entry = self._tree(rev.tree or "").get(project.PROJECT_FILE)
+        tree = self._tree(rev.tree or "")
+        entry = tree.get(project.PROJECT_FILE)
         if entry is None or entry[0] == "40000":
-            return metricspec.declared({}, self.kind)
+            dvc = tree.get(DVC_PROJECT)
+            if dvc is None or dvc[0] == "40000":
+                return metricspec.declared({}, self.kind)
+            return self._dvc_declared(rev, dvc[1])
         sha = entry[1]
         cached = self._projects.get(sha)
         source = f"{rev.label}:{project.PROJECT_FILE}"
@@ -185,6 +191,24 @@ class Loader:
             self._projects[sha] = cached
         if isinstance(cached, str):
             raise FormatError(source, cached)
+        return cached
+
+    def _dvc_declared(self, rev: Rev, sha: str) -> Declared:
+        """A revision from before ``gitml import-dvc``: what its dvc.yaml declares (a
+        dvc.yaml that does not parse declares nothing: the defaults apply)."""
+        from gitml.dvcimport.history import declarations
+
+        self._dvc_revs.add(rev.sha or "")
+        cached = self._projects.get(sha)
+        if cached is None:
+            source = f"{rev.label}:{DVC_PROJECT}"
+            doc = declarations(self.reader.batch.read(sha) or b"", source) or {}
+            try:
+                cached = metricspec.declared(doc, self.kind, source)
+            except FormatError:
+                cached = metricspec.declared({}, self.kind)
+            self._projects[sha] = cached
+        assert not isinstance(cached, str)
         return cached
 
     # -- finding files at a revision -----------------------------------------------------
@@ -206,6 +230,11 @@ class Loader:
     def _tree_match(self, rev: Rev, pattern: str) -> dict[str, tuple[str, Any]]:
         out: dict[str, tuple[str, Any]] = {}
         self._walk(rev, rev.tree or "", "", pattern.split("/"), out, glob=has_glob(pattern))
+        if not out and rev.sha in self._dvc_revs and not has_glob(pattern):
+            from gitml.dvcimport import history  # DVC-era data: a cached metrics file
+
+            if pattern in history.pointers_at(self.repo, rev.sha, self.reader.batch):
+                out[pattern] = ("locate", pattern)
         return out
 
     def _walk(self, rev: Rev, tree: str, base: str, segs: list[str],

@@ -180,9 +180,46 @@ class Store:
         """
         out = forkpool.split_map(lambda f: self.put_file(*f), files, progress)
         if len(files) >= forkpool.MIN_ITEMS:  # a child's writes: flush the file system
-            self._dirty = True
-            self._written = None
+            self.wrote_elsewhere()
         return out
+
+    def wrote_elsewhere(self) -> None:
+        """Another process (a forked worker) wrote objects into this store: the next
+        :meth:`flush` syncs the whole file system."""
+        self._dirty = True
+        self._written = None
+
+    def put_link(self, src: str, oid: str, st: os.stat_result) -> bool:
+        """Make the read-only file ``src`` the object ``oid`` by a hard link: no bytes are
+        copied, so a file kept by another tool's cache costs no space twice.
+
+        The caller has just hashed ``src`` to ``oid`` through a descriptor whose ``fstat``
+        is ``st``; the link is published only if it is that same inode, unchanged (size
+        and mtime) and without write permission. False (nothing published) when that does
+        not hold or the file system refuses the link (another device, a link limit).
+        """
+        if st.st_mode & 0o222 or not stat.S_ISREG(st.st_mode):
+            return False
+        directory = f"{self.objects}/{oid[5:7]}"
+        tmp = tmp_name(directory, oid[7:])
+        try:
+            try:
+                os.link(src, tmp)
+            except FileNotFoundError:
+                os.makedirs(directory, exist_ok=True)
+                os.link(src, tmp)
+        except OSError as e:
+            if e.errno in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP,
+                           errno.EACCES):
+                return False
+            raise
+        now = os.lstat(tmp)
+        if (now.st_ino, now.st_dev, now.st_size, now.st_mtime_ns, now.st_mode & 0o222) != (
+                st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, 0):
+            os.unlink(tmp)
+            return False
+        self._publish(tmp, oid)
+        return True
 
     def _clone(self, src: str, dst: str) -> bool:
         """Reflink ``src`` to a new file ``dst``; False (and no file) when unsupported."""

@@ -44,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "plots": "gitml.cli.plots:plots",
     "report": "gitml.cli.plots:report",
     "demo": "gitml.cli.demo:demo",
+    "import-dvc": "gitml.cli.dvcimport:import_dvc",
 }
 ALIASES = {"rm": "remove"}
 

@@ -61,6 +61,9 @@ class Backend(Protocol):
 
     url: str
     processes: bool  # True: many transfers go to two processes, not threads (transfer._Runner)
+    # an object's path below the remote's root: :func:`key_of`; another tool's layout (DVC's
+    # files/md5/xx/yyyy, read by gitml import-dvc) is read by giving an instance its own
+    key_of: Callable[[str], str]
 
     def list(self, prefix: str | None = None, sizes: bool = False
              ) -> Iterator[tuple[str, int]]:

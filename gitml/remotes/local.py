@@ -32,6 +32,7 @@ class DirectoryBackend:
     """Objects as files below ``root``."""
 
     processes = True  # file-system calls: two processes beat threads (transfer._Runner)
+    key_of = staticmethod(key_of)  # an object's path below the root (see base.Backend)
 
     def __init__(self, root: str, url: str, *, create: bool = False,
                  must_exist: bool = True) -> None:
@@ -54,7 +55,7 @@ class DirectoryBackend:
             os.makedirs(root, exist_ok=True)
 
     def _path(self, oid: str) -> str:
-        return os.path.join(self.root, *key_of(oid).split("/"))
+        return os.path.join(self.root, *self.key_of(oid).split("/"))
 
     # -- listing --------------------------------------------------------------------
     def list(self, prefix: str | None = None, sizes: bool = False

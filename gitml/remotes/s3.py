@@ -53,6 +53,7 @@ class S3Backend:
     """One bucket prefix; one shared boto3 client."""
 
     processes = False  # requests wait on the network: threads
+    key_of = staticmethod(key_of)  # an object's key below the prefix (see base.Backend)
 
     def __init__(self, name: str, url: str, options: dict[str, Any], *, jobs: int) -> None:
         import boto3
@@ -209,8 +210,9 @@ class S3Backend:
     def _head(self, oid: str) -> bool:
         try:
             if self.fast is not None:
-                return self.fast.head(self.prefix + key_of(oid))
-            self.client.head_object(Bucket=self.bucket, Key=self.prefix + key_of(oid))
+                return self.fast.head(self.prefix + self.key_of(oid))
+            self.client.head_object(Bucket=self.bucket,
+                                    Key=self.prefix + self.key_of(oid))
             return True
         except Exception as e:
             if self._is_missing(e):
@@ -220,7 +222,7 @@ class S3Backend:
     # -- transfers --------------------------------------------------------------------
     def put(self, oid: str, src: str, size: int, data: bytes | None = None,
             progress: Progress | None = None) -> None:
-        key = self.prefix + key_of(oid)
+        key = self.prefix + self.key_of(oid)
         if data is not None and self.fast is not None:
             try:
                 self.fast.put(key, data)
@@ -245,8 +247,9 @@ class S3Backend:
     def read(self, oid: str) -> bytes | None:
         try:
             if self.fast is not None:
-                return self.fast.get(self.prefix + key_of(oid))
-            resp = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key_of(oid))
+                return self.fast.get(self.prefix + self.key_of(oid))
+            resp = self.client.get_object(Bucket=self.bucket,
+                                          Key=self.prefix + self.key_of(oid))
             data: bytes = resp["Body"].read()
             return data
         except Exception as e:
@@ -256,7 +259,7 @@ class S3Backend:
 
     def get(self, oid: str, dst: str, size: int | None = None,
             progress: Progress | None = None) -> bool:
-        key = self.prefix + key_of(oid)
+        key = self.prefix + self.key_of(oid)
         try:
             if size is not None and size >= MULTIPART:
                 with self._multipart:
@@ -281,7 +284,7 @@ class S3Backend:
             raise self._translate(e) from None
 
     def delete(self, oids: list[str]) -> None:
-        self.delete_keys([key_of(o) for o in oids])
+        self.delete_keys([self.key_of(o) for o in oids])
 
     def delete_keys(self, keys: list[str]) -> None:
         for i in range(0, len(keys), 1000):  # the API's batch limit

@@ -95,7 +95,15 @@ def _pointers_at(repo: Repo, revs: list[str] | None) -> list[tuple[str, Pointer]
                                 pointer.loads(data, f"{rev}:{path}", name)))
                 except GitmlError:
                     continue  # not a valid pointer: names no object
+            out += _dvc_era(repo, rev, reader)
     return out
+
+
+def _dvc_era(repo: Repo, rev: str, reader: gitio.BatchReader) -> list[tuple[str, Pointer]]:
+    """A revision from before ``gitml import-dvc``: the data its DVC files track."""
+    from gitml.dvcimport import history
+
+    return list(history.pointers_at(repo, rev, reader).items())
 
 
 def select(repo: Repo, targets: list[str] | None, revs: list[str] | None) -> Selection:
@@ -128,7 +136,21 @@ def select(repo: Repo, targets: list[str] | None, revs: list[str] | None) -> Sel
         if w not in hit:
             where = "in the workspace" if revs is None else f"at {', '.join(revs) or 'any ref'}"
             raise BadInputError(f"{w} is not tracked by gitml {where}")
+    if wanted is None and revs is None:
+        sel.items += _dvc_map(repo)
     return sel
+
+
+def _dvc_map(repo: Repo) -> list[Item]:
+    """The DVC map of an imported project travels with the data: clones read DVC-era
+    revisions through it."""
+    from gitml.dvcimport import dvcmap
+
+    oid = dvcmap.record_oid(repo)
+    if oid is None:
+        return []
+    size = os.path.getsize(repo.store.path(oid)) if repo.store.has(oid) else 0
+    return [Item(dvcmap.RECORD, Pointer(os.path.basename(dvcmap.RECORD), "file", oid, size))]
 
 
 def _target_rel(repo: Repo, target: str) -> str:
