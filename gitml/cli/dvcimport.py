@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gitml.cli.output import emit_json, json_option, quiet_option
+from gitml.cli.output import emit_json, git_add_hint, plural, report_options
 from gitml.errors import CheckFailed
 
 
@@ -16,8 +16,7 @@ from gitml.errors import CheckFailed
               help="Download data DVC's cache lacks from DVC's default remote (no DVC needed).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
               help="Parallel downloads with --fetch.")
-@json_option
-@quiet_option
+@report_options
 def import_dvc(dry_run: bool, fetch: bool, jobs: int | None, as_json: bool, quiet: bool,
                verbose: bool) -> None:
     """Convert this DVC repository: .dvc files, dvc.yaml, dvc.lock, remotes and cache.
@@ -40,16 +39,18 @@ def import_dvc(dry_run: bool, fetch: bool, jobs: int | None, as_json: bool, quie
 
 def _report(result: Any, dry_run: bool, verbose: bool) -> None:
     would = "would " if dry_run else ""
-    lines = [f"{'Would convert' if dry_run else 'Converted'}: {len(result.pointers)} tracked "
-             f"paths, {len(result.stages)} stages ({len(result.locked)} with a lock entry), "
-             f"{len(result.remotes)} remotes"]
+    lines = [f"{'Would convert' if dry_run else 'Converted'}: "
+             f"{plural(len(result.pointers), 'tracked path')}, "
+             f"{plural(len(result.stages), 'stage')} ({len(result.locked)} with a lock entry), "
+             f"{plural(len(result.remotes), 'remote')}"]
     if not dry_run:
-        lines.append(f"Objects: {result.objects} from DVC's cache ({result.linked} hard-linked, "
-                     f"{result.copied} copied), {result.directories} directories"
-                     + (f", {result.fetched} fetched from DVC's remote" if result.fetched
+        lines.append(f"Objects: {plural(result.objects, 'object')} stored "
+                     f"({result.linked:,} hard-linked, {result.copied:,} copied), "
+                     f"{plural(result.directories, 'directory', 'directories')}"
+                     + (f", {result.fetched:,} fetched from DVC's remote" if result.fetched
                         else ""))
     elif result.objects:
-        lines.append(f"Objects the workspace names: {result.objects}")
+        lines.append(f"Objects the workspace names: {result.objects:,}")
     if verbose or dry_run:
         lines += [f"  {would}write {p}" for p in result.pointers]
         if result.stages:
@@ -67,7 +68,8 @@ def _report(result: Any, dry_run: bool, verbose: bool) -> None:
         lines.append("Stages that would run (DVC saw them changed too): "
                      + ", ".join(result.stale))
     if not dry_run:
-        lines.append("\nReview the change, then record it:\n    git add -A -- "
-                     + " ".join(sorted(set(result.written))) + "\n    git commit -m "
-                     "'Move from DVC to gitml'\nthen upload the data with: gitml push")
+        lines.append("\nReview the change, then record it:\n    "
+                     + git_add_hint(result.root, result.written)
+                     + "\n    git commit -m 'Move from DVC to gitml'\nand upload the data: "
+                     "gitml push --all-branches")
     click.echo("\n".join(lines))

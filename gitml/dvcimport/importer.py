@@ -40,6 +40,7 @@ class ImportResult:
     """What the import did (or, with ``dry_run``, would do)."""
 
     dry_run: bool
+    root: str = ""
     pointers: list[str] = field(default_factory=list)
     stages: list[str] = field(default_factory=list)
     locked: list[str] = field(default_factory=list)
@@ -99,7 +100,7 @@ def import_dvc(path: str | None = None, *, dry_run: bool = False, fetch: bool = 
         raise BadInputError(f"{root} is not a DVC repository (no .dvc directory): run the "
                             "import at the root of a DVC project")
     parsed = _parse(root)
-    result = ImportResult(dry_run, skipped=parsed.skips)
+    result = ImportResult(dry_run, root, skipped=parsed.skips)
     result.stages = list(parsed.pipe.stages) if parsed.pipe else []
     result.remotes = sorted(parsed.conf.remotes)
     project = _project_text(parsed)
@@ -277,7 +278,9 @@ def _bring(repo: Repo, p: _Parsed, cache: objects.DvcCache,
         brought.copied
     for md5, reason in brought.corrupt.items():
         p.data_problem(Skip(f"DVC cache {md5}", f"{reason}; not imported"))
-    _from_workspace(repo, p, wanted, dir_entries, maps)
+    taken = _from_workspace(repo, p, wanted, dir_entries, maps)
+    result.objects += taken
+    result.copied += taken
     for name, entries in dir_entries.items():
         h = every[name]
         ws_path = wanted[name][1] if name in wanted else None
@@ -303,8 +306,9 @@ def _find(cache: objects.DvcCache, h: DvcHash, into: dict[str, objects.Found]) -
 
 
 def _from_workspace(repo: Repo, p: _Parsed, wanted: dict[str, tuple[DvcHash, str]],
-                    dir_entries: dict[str, list[tuple[str, str, bool]]], maps: _Maps) -> None:
-    """Data DVC's cache lacks but the workspace holds, unchanged: stored from there."""
+                    dir_entries: dict[str, list[tuple[str, str, bool]]], maps: _Maps) -> int:
+    """Data DVC's cache lacks but the workspace holds, unchanged: stored from there (a
+    copy); returns how many objects."""
     todo: list[tuple[str, str, bool]] = []  # (workspace path, md5, legacy)
     for name, (h, rel) in wanted.items():
         if not h.is_dir:
@@ -317,6 +321,7 @@ def _from_workspace(repo: Repo, p: _Parsed, wanted: dict[str, tuple[DvcHash, str
         for frel, md5, _ in entries or ():
             if md5 not in maps.files:
                 todo.append((f"{rel}/{frel}", md5, h.legacy))
+    n = 0
     for rel, md5, legacy in todo:
         full = repo.abspath(rel)
         if md5 in maps.files or not os.path.isfile(full):
@@ -326,6 +331,8 @@ def _from_workspace(repo: Repo, p: _Parsed, wanted: dict[str, tuple[DvcHash, str
         except objects.Corrupt:
             continue  # changed since DVC hashed it: not the content DVC recorded
         maps.files[md5] = (oid, size)
+        n += 1
+    return n
 
 
 def _ws_entries(full: str) -> list[tuple[str, str, bool]]:
