@@ -174,6 +174,11 @@ def _parse(root: str) -> _Parsed:
             p.skips.append(Skip(lrel, "no dvc.yaml beside it; not converted"))
     if p.pipe is not None:
         p.pairs = lock.pair(p.pipe, p.conv.origin, p.locks)
+        for st in p.pipe.stages.values():
+            if st.is_callback and st.outs and not st.always_changed:
+                p.skips.append(Skip(f"stage {st.name!r}", "no deps: DVC runs it when its "
+                                    "outputs change, gitml on every repro (a callback "
+                                    "stage); give it a dep to run it less"))
     return p
 
 

@@ -96,6 +96,8 @@ stages:
       lr: [0.1, 0.2]
       depth: [1, 2]
     cmd: mkdir -p grid && echo ${item.lr} ${item.depth} > grid/${item.lr}-${item.depth}.txt
+    deps:
+      - data/raw.csv
     outs:
       - grid/${item.lr}-${item.depth}.txt:
           cache: false
@@ -315,6 +317,28 @@ def test_unsafe_paths_and_bad_files_are_named_and_left(project: Path, cli) -> No
     assert (project / "evil.dvc").exists() and (project / "broken.dvc").exists()
     assert not (project.parent.parent / "outside.txt.gitml").exists()
     assert (project / "data/raw.csv.gitml").exists()  # the rest was converted
+
+
+def test_paths_naming_git_or_gitml_are_refused(project: Path, cli) -> None:
+    for i, bad in enumerate((".git/config", ".GIT/hooks/pre-commit", "data/../.gitml/x",
+                             "sub/.git")):
+        write(project / f"bad{i}.dvc", "outs:\n- md5: 0123456789abcdef0123456789abcdef\n"
+              f"  size: 3\n  hash: md5\n  path: {bad}\n")
+    r = cli("import-dvc")
+    for i in range(4):
+        assert any(line.strip().startswith(f"bad{i}.dvc:") for line in r.out.splitlines()), \
+            r.out
+        assert (project / f"bad{i}.dvc").exists()
+    assert not list((project / ".git").rglob("*.gitml"))
+    assert not (project / ".gitml" / "x.gitml").exists()
+    assert (project / "data/raw.csv.gitml").exists()
+
+
+def test_a_stage_without_deps_is_named(project: Path, cli) -> None:
+    text = (project / "dvc.yaml").read_text()
+    (project / "dvc.yaml").write_text(text.replace("    deps:\n      - data/raw.csv\n", ""))
+    r = cli("import-dvc")
+    assert "stage 'grid@0.1-1': no deps: DVC runs it when its outputs change" in r.out
 
 
 def test_corrupt_cache_object_is_named_and_not_imported(project: Path, cli) -> None:
