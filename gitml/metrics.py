@@ -147,6 +147,9 @@ def snapshot_dict(s: Snapshot) -> dict[str, Any]:
     d: dict[str, Any] = {"rev": s.rev.sha, "files": files}
     if s.error:
         d["error"] = s.error
+    errors = s.warnings()
+    if errors:
+        d["errors"] = errors
     return d
 
 

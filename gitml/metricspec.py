@@ -83,6 +83,7 @@ class Declared:
     kind: str
     entries: tuple[Entry, ...]
     explicit: bool  # False: nothing declared, the root defaults apply
+    required: tuple[str, ...] = ()  # declared metrics paths (no glob) that must be there
 
     def patterns(self) -> list[str]:
         out = [e.pattern for e in self.entries]
@@ -130,9 +131,16 @@ def declared(project: dict[str, Any], kind: str, source: str = "gitml.yaml") -> 
     explicit = bool(entries)
     if not explicit:
         entries = [Entry(p) for p in DEFAULTS[kind]]
+    if kind == "params":  # the files pipelines interpolate from are params too
+        from gitml.pipeline.interp import var_files
+
+        entries += [Entry(_pattern(f, "vars", source)) for f in var_files(project.get("vars"))
+                    if f.rsplit(".", 1)[-1].lower() in ("yaml", "yml", "json", "toml")]
     seen: set[Entry] = set()
     unique = [e for e in entries if not (e in seen or seen.add(e))]  # type: ignore[func-returns-value]
-    return Declared(kind, tuple(unique), explicit)
+    required = tuple(dict.fromkeys(e.pattern for e in unique if not has_glob(e.pattern))) \
+        if explicit and kind == "metrics" else ()
+    return Declared(kind, tuple(unique), explicit, required)
 
 
 def _stage_entries(stage: dict[str, Any], kind: str, where: str, source: str) -> list[Entry]:

@@ -58,11 +58,14 @@ class Snapshot:
     declared: Declared | None = None
     files: dict[str, FileData] = field(default_factory=dict)
     error: str | None = None  # the revision's gitml.yaml could not be read
+    missing: list[str] = field(default_factory=list)  # declared in gitml.yaml, not there
 
     def warnings(self) -> list[str]:
         if self.error:
             return [self.error]
-        return [f"{f.path}@{self.rev.label}: {f.error}" for f in self.files.values() if f.error]
+        return [f"{f.path}@{self.rev.label}: {f.error}" for f in self.files.values()
+                if f.error] + [f"{p}@{self.rev.label}: declared in gitml.yaml but missing"
+                               for p in self.missing]
 
 
 # -- revisions -------------------------------------------------------------------------------
@@ -161,6 +164,9 @@ class Loader:
                 found.setdefault(path, how)
         for path in sorted(found):
             snap.files[path] = self._load(path, found[path], rev)
+        if not self.targets:
+            snap.missing = [p for p in snap.declared.required if p not in found
+                            and not any(f.startswith(p + "/") for f in found)]
         return snap
 
     # -- gitml.yaml ----------------------------------------------------------------------
@@ -185,6 +191,10 @@ class Loader:
                 if doc is None:
                     doc = project.parse(self.reader.batch.read(sha) or b"", source)
                     self.reader.memo.put(memo_key, doc)
+                if project.needs_vars(doc):  # the result depends on this revision's vars
+                    doc = project.interpolate(doc, project.rev_reader(self.reader.batch,
+                                                                      rev.sha or ""), source)
+                    return metricspec.declared(doc, self.kind, source)
                 cached = metricspec.declared(doc, self.kind, source)
             except FormatError as e:
                 cached = e.problem
@@ -394,6 +404,8 @@ class Loader:
             body = _csv_ends(body)
         try:
             doc = structured.parse(body, path)
+            if self.kind == "metrics":
+                return _metric_values(doc, path), None
             return structured.flatten(doc, limit=MAX_KEYS), None
         except FormatError as e:
             return None, e.problem
@@ -401,6 +413,16 @@ class Loader:
             return None, f"{e}; not a {self.kind} file"
         except RecursionError:
             return None, "nested too deeply to read"
+
+
+def _metric_values(doc: Any, path: str) -> dict[str, Any]:
+    """Metrics of a parsed file: one number is a metric named after the file (``acc.json``
+    holding ``0.9`` is ``acc``); empty mappings and lists are no metric."""
+    if isinstance(doc, int | float) and not isinstance(doc, bool):
+        name = path.rsplit("/", 1)[-1]
+        return {name.rsplit(".", 1)[0] if "." in name else name: doc}
+    flat = structured.flatten(doc, limit=MAX_KEYS)
+    return {k: v for k, v in flat.items() if v != {} and v != []}
 
 
 def _csv_ends(body: bytes) -> bytes:

@@ -148,13 +148,10 @@ def collect(repo: Repo | None = None, *, names: list[str] | None = None,
         for row, rev in revs:
             for kind, loader in (("metrics", ml), ("params", pl)):
                 snap = loader.snapshot(rev)
-                if snap.error:
-                    row.errors.append(snap.error)
+                row.errors.extend(snap.warnings())
                 for path, f in snap.files.items():
                     if f.data is not None:
                         row.values[kind][path] = f.data
-                    elif f.error:
-                        row.errors.append(f"{path}@{rev.label}: {f.error}")
                 if kind == "metrics" and row.type == "baseline" and snap.declared is not None:
                     for path, data in row.values["metrics"].items():
                         for key in data:

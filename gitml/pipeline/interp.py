@@ -9,7 +9,6 @@ A string that is exactly one ``${name}`` takes the value's own type (a list for
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 
@@ -95,20 +94,56 @@ def refs(value: Any) -> list[str]:
     return []
 
 
+def render_keys(value: Any, ctx: dict[str, Any]) -> Any:
+    """:func:`render`, mapping keys included (``- ${dir}/loss.tsv: {x: step}``)."""
+    if isinstance(value, list):
+        return [render_keys(v, ctx) for v in value]
+    if isinstance(value, dict):
+        return {(_render_str(k, ctx) if isinstance(k, str) else k): render_keys(v, ctx)
+                for k, v in value.items()}
+    return render(value, ctx)
+
+
+def refs_keys(value: Any) -> bool:
+    """Whether ``value`` has a ``${...}`` anywhere, mapping keys included."""
+    if isinstance(value, dict):
+        return any(refs(k) or refs_keys(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(refs_keys(v) for v in value)
+    return bool(refs(value))
+
+
+def var_files(spec: Any) -> list[str]:
+    """The files a ``vars`` section names (without their ``:keys``)."""
+    items = spec if isinstance(spec, list) else [] if spec is None else [spec]
+    return [i.partition(":")[0] for i in items if isinstance(i, str) and i]
+
+
 def load_vars(root: str, spec: Any, source: str) -> dict[str, Any]:
-    """The interpolation context: ``params.yaml`` (when present) then each ``vars`` item.
+    """The interpolation context of the work tree at ``root`` (see :func:`vars_context`)."""
+    from gitml.project import workspace_reader
+
+    return vars_context(workspace_reader(root), spec, source)
+
+
+def vars_context(read: Any, spec: Any, source: str) -> dict[str, Any]:
+    """The interpolation context: ``params.yaml`` (when present) then each ``vars`` item,
+    files read through ``read(path) -> bytes | None`` (the workspace's, or a revision's).
 
     Items are a file (``config.yaml``), a file with chosen top-level keys
     (``config.yaml:model,data``) or an inline mapping. A key defined twice is an error.
     """
     from gitml import structured
+    from gitml.fsutil import check_relpath
 
     ctx: dict[str, Any] = {}
     origin: dict[str, str] = {}
     items: list[Any] = list(spec) if isinstance(spec, list) else [] if spec is None else [spec]
-    default = os.path.join(root, "params.yaml")
-    if "params.yaml" not in [i for i in items if isinstance(i, str)] and os.path.isfile(default):
-        items.insert(0, "params.yaml")
+    default = None
+    if "params.yaml" not in [i for i in items if isinstance(i, str)]:
+        default = read("params.yaml")
+        if default is not None:
+            items.insert(0, "params.yaml")
     for item in items:
         if isinstance(item, dict):
             _merge(ctx, origin, item, "inline vars", source)
@@ -116,14 +151,11 @@ def load_vars(root: str, spec: Any, source: str) -> dict[str, Any]:
         if not isinstance(item, str) or not item:
             raise FormatError(source, f"vars: expected a file name or a mapping, not {item!r}")
         path, _, keys = item.partition(":")
-        from gitml.fsutil import check_relpath
-
         check_relpath(path, source=f"{source}: vars")
-        try:
-            with open(os.path.join(root, *path.split("/")), "rb") as f:
-                data = structured.parse(f.read(), path)
-        except FileNotFoundError:
-            raise FormatError(source, f"vars: {path} does not exist") from None
+        body = default if path == "params.yaml" and default is not None else read(path)
+        if body is None:
+            raise FormatError(source, f"vars: {path} does not exist")
+        data = structured.parse(body, path)
         if not isinstance(data, dict):
             raise FormatError(source, f"vars: {path} must hold a mapping")
         if keys:
