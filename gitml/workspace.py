@@ -174,9 +174,9 @@ def add(repo: Repo, targets: list[str], *, quiet: bool = False,
         repo.statcache.begin()
         staged = [store_target(repo, r, is_dir, quiet)
                   for r, is_dir in zip(rels, kinds, strict=True)]
-        if meta:
-            staged = [(r, replace(p, meta={**p.meta, **meta}) if not p.is_dir else p, o)
-                      for r, p, o in staged]
+        for s in staged if meta else []:
+            if not s.ptr.is_dir:
+                s.ptr = replace(s.ptr, meta={**s.ptr.meta, **(meta or {})})
         repo.store.flush()  # objects durable before any pointer names them
         faults.point("add.before-pointers")
         results = [write_pointer(repo, s) for s in staged]
