@@ -25,6 +25,8 @@ from gitml.hashing import CHUNK, PREFIX, SMALL, copy_and_hash, hash_bytes, hash_
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 DEFAULT_LINK = "reflink,copy"
 _FICLONE = 0x40049409
+# ioctl numbers of FS_IOC_GETFLAGS / FS_IOC_SETFLAGS (a C long) and FS_IMMUTABLE_FL
+_GETFLAGS, _SETFLAGS, _IMMUTABLE = 0x80086601, 0x40086602, 0x10
 _RO = 0o444
 _FEW = 64  # up to this many new objects are fsynced one by one; more: one syncfs
 
@@ -42,6 +44,7 @@ class Store:
         # object paths this process wrote while they are few; None: too many, flush it all
         self._written: list[str] | None = []
         self._reflink_ok = True
+        self._immutable_ok = True  # False once the file system (or a non-root user) refuses
         self._made: set[str] = set()
 
     # -- naming ---------------------------------------------------------------
@@ -90,6 +93,11 @@ class Store:
         except FileNotFoundError:
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             os.rename(tmp, dst)
+        except PermissionError:  # an immutable object (linked by symlink) is there already
+            if not os.path.exists(dst):
+                raise
+            os.unlink(tmp)
+            return
         self._dirty = True
         if self._written is not None:
             self._written.append(dst)
@@ -286,7 +294,7 @@ class Store:
         """Materialise object ``oid`` at ``dest`` (atomically replacing it), verified.
 
         Never links a corrupt object: copies are hashed while copying, links are hashed
-        before linking. Returns the lstat of the new file.
+        before linking. Returns the stat of the new file (of the object, for a symlink).
         """
         src = self.path(oid)
         types = link_types or self.link_types
@@ -320,9 +328,10 @@ class Store:
             try:
                 if t == "hardlink":
                     os.link(src, tmp)
-                else:
-                    os.symlink(src, tmp)
-                return os.lstat(tmp)
+                    return os.lstat(tmp)
+                os.symlink(src, tmp)
+                self.protect(src)
+                return os.stat(tmp)  # the object's own stat: a later edit through it shows
             except OSError as e:
                 if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                     raise
@@ -362,6 +371,14 @@ class Store:
             raise IntegrityError(oid, actual, src)
         return st
 
+    def protect(self, path: str) -> None:
+        """Make an object immutable (Linux ``FS_IMMUTABLE_FL``) so that not even root can
+        edit it through a symbolic link into the store. Needs root (CAP_LINUX_IMMUTABLE)
+        and a file system that has the flag; elsewhere the 0444 mode is the guard. Not for
+        hard links: an immutable inode could not be deleted from the workspace either."""
+        if self._immutable_ok:
+            self._immutable_ok = set_immutable(path, True)
+
     def is_linked(self, path: str, st: os.stat_result | None = None) -> bool:
         """True when ``path`` shares bytes with the store (a hardlink or a symlink into it)."""
         st = st or os.lstat(path)
@@ -375,7 +392,14 @@ class Store:
         p = self.path(oid)
         try:
             size = os.lstat(p).st_size
-            os.unlink(p)
+            try:
+                os.unlink(p)
+            except PermissionError:  # made immutable when it was linked: clear, then delete
+                if not set_immutable(p, False):
+                    raise BadInputError(
+                        f"cannot delete {p}: it was made immutable when root linked it into a "
+                        "workspace; run this as root (or 'chattr -i' it)") from None
+                os.unlink(p)
         except FileNotFoundError:
             return 0
         return size
@@ -397,6 +421,45 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
         return len(junk)
+
+
+def set_immutable(path: str, on: bool) -> bool:
+    """Set or clear the immutable flag of ``path``; False when that is not possible here."""
+    import array
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        flags = array.array("l", [0])
+        fcntl.ioctl(fd, _GETFLAGS, flags, True)
+        want = flags[0] | _IMMUTABLE if on else flags[0] & ~_IMMUTABLE
+        if want != flags[0]:
+            fcntl.ioctl(fd, _SETFLAGS, array.array("l", [want]))
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def is_immutable(path: str) -> bool:
+    """True when ``path`` carries the immutable flag."""
+    import array
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        flags = array.array("l", [0])
+        fcntl.ioctl(fd, _GETFLAGS, flags, True)
+        return bool(flags[0] & _IMMUTABLE)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def parse_link(value: str) -> tuple[str, ...]:

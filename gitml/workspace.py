@@ -54,7 +54,9 @@ class AddResult:
 
 @dataclass
 class PathStatus:
-    """One tracked path. ``state``: ok, modified, missing or not in store.
+    """One tracked path. ``state``: ok, modified, missing, not in store, or corrupt: a file
+    linked into the store (hardlink/symlink) was edited in place, so its stored object
+    no longer matches its hash (``corrupt`` lists them).
 
     ``schema_changed``: a modified Parquet file whose schema (read from its footer, never
     its data) differs from the fingerprint in its pointer.
@@ -69,6 +71,7 @@ class PathStatus:
     in_store: bool = True
     meta: dict[str, Any] = field(default_factory=dict)
     schema_changed: bool = False
+    corrupt: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -98,7 +101,7 @@ class CheckoutIncomplete(GitmlError):
         parts = []
         if result.corrupt:
             parts.append(f"{len(result.corrupt)} corrupt in the store (not checked out): "
-                         + ", ".join(result.corrupt[:5]))
+                         + ", ".join(result.corrupt[:5]) + " ('gitml fsck' lists them)")
         if result.missing:
             parts.append(f"{len(result.missing)} missing from the store: "
                          + ", ".join(result.missing[:5]) + " (pull them from a remote)")
@@ -131,14 +134,17 @@ class Hasher:
         """The hash of the file, or :data:`NOT_A_FILE` when ``path`` is not a regular file
         nor a link to one (a link to a folder or a device, a dangling link): such a thing
         is never read, and never equals any object."""
-        if stat.S_ISLNK(st.st_mode):  # a symlink link-type file: trust a link into the store
-            target = os.readlink(path)
-            if target.startswith(self._objects):
-                return "xxh3:" + target[len(self._objects):].replace(os.sep, "")
+        if stat.S_ISLNK(st.st_mode):
             try:
-                st = os.stat(path)
+                target, st = os.readlink(path), os.stat(path)
             except OSError:
                 return NOT_A_FILE
+            if target.startswith(self._objects) and stat.S_ISREG(st.st_mode):
+                # a symlink link-type file: the object it names, unless the object's own
+                # stat moved since it was linked (edited through the link): then hash it
+                named = "xxh3:" + target[len(self._objects):].replace(os.sep, "")
+                if self.cache.get(key, st) == named:
+                    return named
         if not stat.S_ISREG(st.st_mode):
             return NOT_A_FILE
         oid = self.cache.get(key, st)
@@ -375,12 +381,11 @@ def _relink(repo: Repo, rel: str, ptr: Pointer) -> None:
         pairs = [(f"{rel}/{e.path}", os.path.join(full, *e.path.split("/")), e) for e in entries]
     cache = repo.statcache.root(rel)
     for frel, path, e in pairs:
-        st = os.lstat(path)
-        if repo.store.is_linked(path, st) or e.exec:
+        if e.exec or links_to(repo.store, path, e.oid):
             continue
-        repo.store.link(e.oid, path)
+        st = repo.store.link(e.oid, path)
         key = "" if frel == rel else frel[len(rel) + 1:]
-        cache.put(key, os.lstat(path), e.oid, written=True)
+        cache.put(key, st, e.oid, written=True)
 
 
 # -- status --------------------------------------------------------------------------------
@@ -405,7 +410,9 @@ def _status_one(repo: Repo, t: tracked.Tracked) -> PathStatus:
     if not ptr.is_dir:
         if os.path.isdir(full) or hasher.oid_key("", full, os.lstat(full)) != ptr.oid:
             res.state = "modified"
-            if ptr.meta.get("schema") and os.path.isfile(full):
+            if links_to(repo.store, full, ptr.oid):
+                res.state, res.corrupt = "corrupt", [t.rel]
+            elif ptr.meta.get("schema") and os.path.isfile(full):
                 res.schema_changed = _file_meta(full).get("schema") != ptr.meta["schema"]
     else:
         if not in_store:
@@ -426,11 +433,33 @@ def _status_one(repo: Repo, t: tracked.Tracked) -> PathStatus:
         res.added, res.modified, res.deleted = len(added), len(modified), len(deleted)
         if added or modified or deleted:
             res.state = "modified"
-        else:
+            oids = {e.path: e.oid for e in entries} if modified else {}
+            res.corrupt = [f"{t.rel}/{p}" for p in modified
+                           if links_to(repo.store, os.path.join(full, p), oids[p])]
+            if res.corrupt:
+                res.state = "corrupt"
+        elif not any(stat.S_ISLNK(st.st_mode) for st in ws.values()):
+            # a tree with links into the store is never trusted by its links' stats alone:
+            # its objects' own stats are checked file by file (Hasher.oid_key)
             hasher.cache.set_snapshot(ptr.oid, digest)
     if res.state == "ok" and not in_store:
         res.state = "not in store"
     return res
+
+
+def links_to(store: Store, path: str, oid: str) -> bool:
+    """True when ``path`` is a hard or symbolic link to the object ``oid``. If its content
+    then differs from ``oid``, an edit of it was an edit of the stored object itself."""
+    try:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            return os.readlink(path) == store.path(oid)
+        if st.st_nlink < 2:
+            return False
+        ost = os.stat(store.path(oid))
+    except OSError:
+        return False
+    return (ost.st_ino, ost.st_dev) == (st.st_ino, st.st_dev)
 
 
 def _compare_dir(hasher: Hasher, full: str, entries: list[Entry],

@@ -93,3 +93,14 @@ def write(path: Path, data: bytes | str) -> Path:
         data = data.encode()
     path.write_bytes(data)
     return path
+
+
+def corrupt(path: str | Path, data: bytes) -> None:
+    """Damage a stored object as a failing disk would (clearing the immutable flag that a
+    symlinked object carries)."""
+    from gitml.store import set_immutable
+
+    set_immutable(str(path), False)
+    os.chmod(path, 0o644)
+    Path(path).write_bytes(data)
+    os.chmod(path, 0o444)

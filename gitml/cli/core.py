@@ -83,7 +83,7 @@ def add(targets: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool) -> 
                    + git_add_hint(repo.root, to_git))
 
 
-_STATE_ORDER = {"modified": 0, "missing": 1, "not in store": 2, "ok": 3}
+_STATE_ORDER = {"corrupt": -1, "modified": 0, "missing": 1, "not in store": 2, "ok": 3}
 
 
 @click.command()
@@ -97,7 +97,8 @@ def status(targets: tuple[str, ...], remote: str | None, as_json: bool, quiet: b
            verbose: bool) -> None:
     """Show which tracked paths differ from their pointers (--remote: from a remote).
 
-    Exit 0 either way; use --json to script it. Example: gitml status data/
+    Exit 0 either way, but with -q: 1 when anything differs; exit 1 when a file linked into
+    the store was edited in place (its stored object is damaged). Example: gitml status data/
     """
     if remote is not None:
         from gitml.cli.remote import show_remote_status
@@ -108,11 +109,22 @@ def status(targets: tuple[str, ...], remote: str | None, as_json: bool, quiet: b
         from gitml.pipeline import project_status  # stale stages (issue 4)
 
         stages = None if targets else project_status(repo)
+    corrupt = [p for s in items for p in s.corrupt]
     if as_json:
         emit_json([s.to_dict() for s in items] + (stages.json_items() if stages else []))
-        return
-    if quiet:
-        return
+    elif not quiet:
+        _print_status(items, stages, verbose)
+    if corrupt:
+        raise CheckFailed(
+            f"{len(corrupt)} file(s) linked into the store were edited in place, so their "
+            f"stored objects no longer match their hash: {', '.join(corrupt[:5])}"
+            f"{' ...' if len(corrupt) > 5 else ''}. Keep the edited content with 'gitml add' "
+            "(it becomes a new object); 'gitml fsck' lists the damaged objects")
+    if quiet and (any(s.state != "ok" for s in items) or (stages and stages.stale)):
+        click.get_current_context().exit(1)  # -q: scripts test it, as with 'dvc status -q'
+
+
+def _print_status(items: list[Any], stages: Any, verbose: bool) -> None:
     if stages and stages.stale:
         click.echo("\n".join(["Stale stages (gitml repro runs them):", *stages.lines(), ""]))
     if not items:
@@ -125,7 +137,9 @@ def status(targets: tuple[str, ...], remote: str | None, as_json: bool, quiet: b
     rows = []
     for s in sorted(items if verbose else changed, key=lambda s: (_STATE_ORDER[s.state], s.path)):
         detail = ""
-        if s.kind == "dir" and s.state == "modified":
+        if s.state == "corrupt":
+            detail = "edited through a link: the stored copy is damaged"
+        elif s.kind == "dir" and s.state == "modified":
             detail = f"+{s.added} ~{s.modified} -{s.deleted}"
         elif s.schema_changed:
             detail = "schema changed"

@@ -189,11 +189,11 @@ class RunCache:
             for key, path, e in pairs:
                 safe.make(os.path.dirname(path))
                 try:
-                    store.link(e.oid, path, executable=e.exec, link_types=types)
+                    st = store.link(e.oid, path, executable=e.exec, link_types=types)
                 except (MissingObjectError, IntegrityError) as err:
                     raise GitmlError(f"cannot restore {rel} from the run cache: {err}"
                                      ) from None
-                cache.put(key, os.lstat(path), e.oid, written=True)
+                cache.put(key, st, e.oid, written=True)
             state.remember(rel, _info(ptr))
             if cached:
                 prel = rel + pointer.SUFFIX

@@ -164,7 +164,8 @@ def test_quiet_prints_nothing_and_json_parses(project: Path, args: tuple[str, ..
     assert loud.code == 0, loud.err
     assert loud.out.strip(), f"gitml {' '.join(args)} printed nothing without -q"
     quiet = cli(*args, "-q")
-    assert quiet.code == 0 and quiet.out == "", quiet.out
+    # status -q answers in its exit code: the project's stage was never run (issue 16 item 9)
+    assert quiet.code == (1 if args == ("status",) else 0) and quiet.out == "", quiet.out
     machine = cli(*args, "--json")
     assert machine.code == 0, machine.err
     json.loads(machine.out)

@@ -7,17 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import write
+from conftest import corrupt, write
 
 import gitml
 from gitml import pointer
-
-
-def corrupt(path: str, data: bytes) -> None:
-    os.chmod(path, 0o644)
-    with open(path, "wb") as f:
-        f.write(data)
-    os.chmod(path, 0o444)
 
 
 @pytest.mark.parametrize("link", ["copy", "hardlink", "symlink"])

@@ -8,13 +8,14 @@ only ordinary commands (`gitml pull`, `gitml checkout`, `git checkout -b`).
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import stat
 from pathlib import Path
 
 import pytest
-from conftest import git, write
+from conftest import corrupt, git, write
 
 import gitml
 import gitml.api
@@ -271,12 +272,6 @@ def test_pointer_file_that_is_a_link_is_refused(repo: Path, tmp_path: Path, cli)
 
 
 # -- verified reads -----------------------------------------------------------------------
-def _corrupt(path: str, data: bytes) -> None:
-    os.chmod(path, 0o644)
-    Path(path).write_bytes(data)
-    os.chmod(path, 0o444)
-
-
 def test_api_open_never_hands_out_a_corrupt_object(repo: Path, cli) -> None:
     body = os.urandom(3 << 20)
     write(repo / "blob.bin", body)
@@ -289,7 +284,7 @@ def test_api_open_never_hands_out_a_corrupt_object(repo: Path, cli) -> None:
     with gitml.api.open("blob.bin", rev="HEAD") as f:  # random access works too
         f.seek(-10, io.SEEK_END)
         assert f.read() == body[-10:]
-    _corrupt(gitml.Repo().store.path(oid), body[:-1] + bytes([body[-1] ^ 1]))
+    corrupt(gitml.Repo().store.path(oid), body[:-1] + bytes([body[-1] ^ 1]))
     got = b""
     with pytest.raises(IntegrityError), gitml.api.open("blob.bin", rev="HEAD") as f:
         while chunk := f.read(1 << 16):
@@ -314,10 +309,93 @@ def test_data_profile_of_a_corrupt_object_is_an_integrity_error(repo: Path, cli)
     path = gitml.Repo().store.path(oid)
     data = bytearray(Path(path).read_bytes())
     data[len(data) // 2] ^= 0xFF
-    _corrupt(path, bytes(data))
+    corrupt(path, bytes(data))
     assert hash_bytes(bytes(data)) != oid
     for cmd in (("data", "profile", "HEAD:t.parquet"), ("data", "diff", "HEAD:t.parquet",
                                                         "HEAD:t.parquet")):
         r = cli(*cmd)
         assert r.code == 1 and "corrupt object" in r.err, (cmd, r.out, r.err)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o444
+
+
+# -- links into the store, edited in place by root -------------------------------------------
+def _edit_in_place(path: Path, data: bytes) -> None:
+    """What a process running as root (containers, CI) does: write through mode 0444."""
+    assert os.geteuid() == 0, "this test plays root editing a read-only file"
+    with open(path, "r+b") as f:  # root may open a 0444 file for writing
+        f.write(data)
+
+
+def test_hardlinked_file_edited_by_root_is_reported_and_never_pushed(
+        repo: Path, tmp_path: Path, cli) -> None:
+    assert cli("config", "core.link", "hardlink").code == 0
+    assert cli("remote", "add", "storage", str(tmp_path / "remote"), "--default").code == 0
+    write(repo / "data" / "a.txt", "original a")
+    write(repo / "b.txt", "original b")
+    assert cli("add", "data", "b.txt").code == 0
+    st = os.stat(repo / "b.txt")
+    assert st.st_nlink == 2 and stat.S_IMODE(st.st_mode) == 0o444
+    _edit_in_place(repo / "b.txt", b"EDITED b")
+    _edit_in_place(repo / "data" / "a.txt", b"EDITED a")
+    r = cli("status")
+    assert r.code == 1, r.out + r.err
+    assert "corrupt" in r.out and "b.txt" in r.err and "data/a.txt" in r.err
+    j = cli("status", "--json")
+    assert j.code == 1
+    assert {s["path"]: s["state"] for s in json.loads(j.out)
+            if "kind" in s} == {"data": "corrupt", "b.txt": "corrupt"}
+    p = cli("push")
+    assert p.code == 1 and "corrupt" in p.err, p.out + p.err
+    oid = pointer.load(str(repo / "b.txt.gitml")).oid
+    assert not (tmp_path / "remote" / "objects" / oid[5:7] / oid[7:]).exists()
+    # keeping the edit: add stores it as a new object and links the file to that one
+    assert cli("add", "b.txt").code == 0
+    new = pointer.load(str(repo / "b.txt.gitml")).oid
+    assert new != oid and os.stat(repo / "b.txt").st_ino == os.stat(
+        gitml.Repo().store.path(new)).st_ino
+
+
+def test_symlinked_objects_are_immutable_or_the_edit_is_caught(repo: Path, cli) -> None:
+    from gitml.store import is_immutable, set_immutable
+
+    assert cli("config", "core.link", "symlink").code == 0
+    write(repo / "data" / "a.txt", "original a")
+    assert cli("add", "data").code == 0
+    target = os.readlink(repo / "data" / "a.txt")
+    probe = repo / "probe"
+    probe.write_text("x")
+    can_protect = set_immutable(str(probe), True) and set_immutable(str(probe), False)
+    if can_protect:  # root on ext4 (this machine, CI): the object refuses even root
+        assert is_immutable(target)
+        with pytest.raises(PermissionError):
+            _edit_in_place(repo / "data" / "a.txt", b"EDITED")
+        assert Path(target).read_bytes() == b"original a"
+        assert cli("status").code == 0
+    else:  # no immutable flag here: the edit happens, and status says so
+        _edit_in_place(repo / "data" / "a.txt", b"EDITED")
+        r = cli("status")
+        assert r.code == 1 and "data/a.txt" in r.err
+    # gc clears the flag of an object it collects
+    assert cli("remove", "data").code == 0
+    g = cli("gc", "--workspace-only", "--force")
+    assert g.code == 0, g.err
+    assert not os.path.exists(target)
+
+
+def test_symlinked_object_edited_where_no_flag_is_possible(repo: Path, cli,
+                                                           monkeypatch) -> None:
+    """The detection alone (file systems without the immutable flag, non-root stores)."""
+    from gitml import store as store_mod
+
+    monkeypatch.setattr(store_mod, "set_immutable", lambda path, on: False)
+    assert cli("config", "core.link", "symlink").code == 0
+    write(repo / "data" / "a.txt", "original a")
+    write(repo / "f.txt", "original f")
+    assert cli("add", "data", "f.txt").code == 0
+    assert cli("status").code == 0
+    _edit_in_place(repo / "data" / "a.txt", b"EDITED a")
+    _edit_in_place(repo / "f.txt", b"EDITED f")
+    r = cli("status")
+    assert r.code == 1 and "data/a.txt" in r.err and "f.txt" in r.err, r.out + r.err
+    c = cli("checkout", "--force")
+    assert c.code == 1 and "corrupt" in c.err
