@@ -122,6 +122,15 @@ class Config:
         self.shared = _read(os.path.join(gitml_dir, CONFIG))
         self.local = _read(os.path.join(gitml_dir, LOCAL))
 
+    @classmethod
+    def of(cls, shared: dict[str, Any], local: dict[str, Any]) -> Config:
+        """A config held in memory only (another repository's, read from Git): never
+        written, since it has no directory."""
+        self = cls.__new__(cls)
+        self.dir = ""
+        self.shared, self.local = shared, local
+        return self
+
     def get(self, key: str, default: Any = None) -> Any:
         for layer in (self.local, self.shared):
             v = _lookup(layer, key)
@@ -176,6 +185,8 @@ class Config:
         return out
 
     def _write(self, local: bool) -> None:
+        if not self.dir:
+            raise ConfigError("this configuration is read-only (another repository's)")
         name = LOCAL if local else CONFIG
         data = self.local if local else self.shared
         mode = 0o600 if local else 0o644

@@ -1,9 +1,9 @@
 """Every call into Git goes through here.
 
 Start-up matters, so this module talks to the ``git`` binary through plumbing
-(``rev-parse``, ``ls-files``, ``ls-tree``, ``cat-file --batch``) and imports
-GitPython only in :func:`gitpython_repo`, for the commands that need richer
-repository operations.
+(``rev-parse``, ``ls-files``, ``ls-tree``, ``cat-file --batch``); other repositories
+are cloned, fetched and listed the same way (``clone --bare``, ``fetch``, ``ls-remote``),
+with every URL after ``--`` and the ``ext::`` transport off.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from gitml.errors import GitError, NotARepoError
 
@@ -282,14 +281,16 @@ _SAFE = ("-c", "protocol.ext.allow=never")
 
 def ls_remote(root: str, remote: str, patterns: list[str]) -> list[tuple[str, str]]:
     """(sha, ref) of the refs of ``remote`` (a remote name or URL) matching ``patterns``:
-    one round trip, nothing fetched."""
+    one round trip, nothing fetched. An annotated tag gives the commit it points at."""
     out = run(root, *_SAFE, "ls-remote", "--", remote, *patterns)
-    pairs = []
+    found: dict[str, str] = {}
     for line in out.decode(errors="surrogateescape").splitlines():
         sha, _, ref = line.partition("\t")
-        if ref and not ref.endswith("^{}"):
-            pairs.append((sha, ref))
-    return pairs
+        if ref.endswith("^{}"):
+            found[ref[:-3]] = sha  # peeled: replaces the tag object's id
+        elif ref:
+            found.setdefault(ref, sha)
+    return [(sha, ref) for ref, sha in found.items()]
 
 
 def fetch_refs(root: str, remote: str, refspecs: list[str]) -> None:
@@ -400,9 +401,3 @@ def parse_tree(data: bytes, oid_len: int = 20) -> Iterator[tuple[str, str, str]]
         yield (mode.decode(), name.decode(errors="surrogateescape"),
                data[nul + 1:pos].hex())
 
-
-def gitpython_repo(root: str) -> Any:
-    """A GitPython ``Repo`` (imported here only: it costs 60-80 ms)."""
-    import git
-
-    return git.Repo(root)

@@ -109,11 +109,13 @@ def status(targets: tuple[str, ...], remote: str | None, as_json: bool, quiet: b
         from gitml.pipeline import project_status  # stale stages (issue 4)
 
         stages = None if targets else project_status(repo)
+        moved = _imports_moved(repo, items)
     corrupt = [p for s in items for p in s.corrupt]
     if as_json:
-        emit_json([s.to_dict() for s in items] + (stages.json_items() if stages else []))
+        emit_json([s.to_dict() for s in items] + (stages.json_items() if stages else [])
+                  + [{"kind": "import", **m} for m in moved])
     elif not quiet:
-        _print_status(items, stages, verbose)
+        _print_status(items, stages, verbose, moved)
     if corrupt:
         raise CheckFailed(
             f"{len(corrupt)} file(s) linked into the store were edited in place, so their "
@@ -124,9 +126,17 @@ def status(targets: tuple[str, ...], remote: str | None, as_json: bool, quiet: b
         click.get_current_context().exit(1)  # -q: scripts test it, as with 'dvc status -q'
 
 
-def _print_status(items: list[Any], stages: Any, verbose: bool) -> None:
+def _print_status(items: list[Any], stages: Any, verbose: bool,
+                  moved: list[dict[str, Any]]) -> None:
     if stages and stages.stale:
         click.echo("\n".join(["Stale stages (gitml repro runs them):", *stages.lines(), ""]))
+    for m in moved:
+        if m["state"] == "import moved":
+            click.echo(f"Import {m['path']}: its source moved ({m['rev'] or 'default branch'} "
+                       f"{m['commit'][:7]} -> {m['now'][:7]} at {m['url']}); "
+                       f"run 'gitml update {m['path']}'")
+        else:
+            click.echo(f"warning: import {m['path']}: {m['error']}", err=True)
     if not items:
         click.echo("No tracked data. Track some with: gitml add PATH")
         return
@@ -147,6 +157,24 @@ def _print_status(items: list[Any], stages: Any, verbose: bool) -> None:
             detail = (detail + " (not in store)").strip()
         rows.append((s.state, s.path + ("/" if s.kind == "dir" else ""), detail))
     click.echo(table(("state", "path", "changes"), rows))
+
+
+def _imports_moved(repo: Any, items: list[Any]) -> list[dict[str, Any]]:
+    """Imports among ``items`` whose source moved (issue 18). Only pointers that mention
+    an import are parsed again, and only then is the network asked."""
+    hits = []
+    for s in items:
+        try:
+            with open(repo.abspath(s.path) + ".gitml", "rb") as f:
+                if b"import:" in f.read(1 << 20):
+                    hits.append(repo.abspath(s.path))
+        except OSError:
+            continue
+    if not hits:
+        return []
+    from gitml.imports.ops import moved
+
+    return moved(repo, hits)
 
 
 @click.command()

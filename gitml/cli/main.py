@@ -33,6 +33,10 @@ COMMANDS: dict[str, str] = {
     "push": "gitml.cli.remote:push",
     "fetch": "gitml.cli.remote:fetch",
     "pull": "gitml.cli.remote:pull",
+    "ls": "gitml.cli.imports:ls",
+    "get": "gitml.cli.imports:get",
+    "import": "gitml.cli.imports:import_",
+    "update": "gitml.cli.imports:update",
     "hooks": "gitml.cli.hooks:hooks",
     "repro": "gitml.cli.pipeline:repro",
     "dag": "gitml.cli.pipeline:dag",
@@ -88,9 +92,9 @@ def cli(directory: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every error into one line and an exit code."""
-    from gitml import progress
-
-    progress.set_quiet(False)  # -q sets it again (cli.output.quiet_option)
+    progress = sys.modules.get("gitml.progress")
+    if progress is not None:  # an earlier in-process run's -q (cli.output.quiet_option)
+        progress.set_quiet(False)
     try:
         rv = cli.main(args=argv, prog_name="gitml", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0

@@ -232,19 +232,31 @@ def _one_line(text: str | None) -> str:
 @click.option("-o", "--out", "out", type=click.Path(), help="Where to write it "
               "(default: the model's file name, here).")
 @click.option("-f", "--force", is_flag=True, help="Replace a different existing file.")
+@click.option("--repo", "url", metavar="URL", help="Another repository's registry (any Git "
+              "URL); its objects come from its own remote.")
 @report_options
-def get(ref: str, out: str | None, force: bool, as_json: bool) -> None:
+def get(ref: str, out: str | None, force: bool, url: str | None, as_json: bool) -> None:
     """Copy a model version out of the registry (from the store, or the default remote).
 
     \b
     gitml model get churn@prod -o serving/model.pkl
     gitml model get churn@v1.0.0
     gitml model get churn@latest
+    gitml model get --repo https://git.example.com/org/models.git churn@prod
     """
     from gitml import registry
 
-    with _repo() as repo:
-        r = registry.get(repo, ref, out, force=force)
+    if url is not None:
+        from gitml.imports.download import lender
+        from gitml.imports.source import Source
+
+        src = Source(url, lend=lender())
+        src.resolve(None)
+        src.check_remote()
+        r = registry.get(src, ref, out, force=force)
+    else:
+        with _repo() as repo:
+            r = registry.get(repo, ref, out, force=force)
     if as_json:
         emit_json(r.to_dict())
         return
