@@ -167,6 +167,8 @@ class Loader:
         if not self.targets:
             snap.missing = [p for p in snap.declared.required if p not in found
                             and not any(f.startswith(p + "/") for f in found)]
+        if self.kind == "params":
+            _drop_live_repeats(snap.files)
         return snap
 
     # -- gitml.yaml ----------------------------------------------------------------------
@@ -413,6 +415,25 @@ class Loader:
             return None, f"{e}; not a {self.kind} file"
         except RecursionError:
             return None, "nested too deeply to read"
+
+
+def _drop_live_repeats(files: dict[str, FileData]) -> None:
+    """The training logger's params that another params file already holds, with the same
+    value, are shown once (from that file): a script that logs its params.yaml does not
+    double every row of ``exp show`` and ``params diff``."""
+    live_path = metricspec.LIVE["params"]
+    live = files.get(live_path)
+    if live is None or not live.data:
+        return
+    others = [f.data for p, f in files.items() if p != live_path and f.data]
+    kept = {k: v for k, v in live.data.items()
+            if not any(k in o and o[k] == v and type(o[k]) is type(v) for o in others)}
+    if len(kept) == len(live.data):
+        return
+    if kept:
+        files[live_path] = FileData(live_path, kept)
+    else:
+        del files[live_path]
 
 
 def _metric_values(doc: Any, path: str) -> dict[str, Any]:

@@ -64,9 +64,20 @@ def _report(r: ExpResult, quiet: bool, single: bool) -> None:
         click.echo(f"  branch {r.name} ({(r.commit or '')[:7]}); compare: "
                    f"gitml exp diff {r.name}; use it: gitml exp apply {r.name}")
         return
+    if r.status == "empty":
+        if r.commit:
+            click.echo(f"Experiment {r.name}: no stage ran; kept as branch {r.name} "
+                       f"({r.commit[:7]}), marked empty (its metrics are not its own)")
+        else:
+            click.echo(f"Experiment {r.name}: no stage ran (every stage is up to date with "
+                       "these params), so it has no metrics of its own; no branch made "
+                       "(--allow-empty records it anyway)")
+        return
     if r.log:
         click.echo(r.log.rstrip("\n"), err=True)
     kept = f"kept as branch {r.name}, marked failed" if r.commit else "no branch made"
+    if r.failed_outputs and r.commit:
+        kept += f"; {', '.join(r.failed_outputs)} written by the failed stage, marked so"
     # a single run's error is the command's last line; in a batch each says its own
     click.echo(f"Experiment {r.name} failed ({kept})" + ("" if single else f": {r.error}"),
                err=True)
@@ -100,12 +111,14 @@ def _finish(results: list[ExpResult]) -> None:
               help="Keep a failed run as a branch marked failed.")
 @click.option("--pull", is_flag=True,
               help="Fetch missing inputs and stored outputs from the default remote first.")
+@click.option("--allow-empty", is_flag=True,
+              help="Record the run even when no stage ran (its metrics are then not its own).")
 @click.option("--run-queued", metavar="NAME", hidden=True)
 @report_options
 def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, add: bool,
             to_queue: bool, run_all: bool, jobs: int, force: bool, no_run_cache: bool,
-            keep_failed: bool, pull: bool, run_queued: str | None, as_json: bool, quiet: bool,
-            verbose: bool) -> None:
+            keep_failed: bool, pull: bool, allow_empty: bool, run_queued: str | None,
+            as_json: bool, quiet: bool, verbose: bool) -> None:
     """Run the pipeline with changed params on a new branch.
 
     The run happens in its own worktree under .gitml/worktrees/: your workspace, index
@@ -128,7 +141,7 @@ def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, a
         if to_queue:
             names = api.queue(set=set_, name=name, add=add, targets=list(targets), force=force,
                               run_cache=not no_run_cache, keep_failed=keep_failed, pull=pull,
-                              repo=repo)
+                              allow_empty=allow_empty, repo=repo)
             if as_json:
                 emit_json({"queued": names})
             elif not quiet:
@@ -146,13 +159,13 @@ def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, a
         else:
             results = api.run(set=set_, name=name, add=add, targets=list(targets), force=force,
                               run_cache=not no_run_cache, keep_failed=keep_failed, jobs=jobs,
-                              pull=pull, stream=not quiet, stream_fd=stream_fd, on_event=on_event,
-                              say=say, repo=repo)
+                              pull=pull, allow_empty=allow_empty, stream=not quiet,
+                              stream_fd=stream_fd, on_event=on_event, say=say, repo=repo)
     if as_json:
         emit_json([r.to_dict() for r in results])
     else:
         for r in results:
-            if r.seconds or r.status == "failed":
+            if r.seconds or r.status in ("failed", "empty"):
                 _report(r, quiet, len(results) == 1)
         if len(results) > 1 and not quiet:
             done = [r.name for r in results if r.status == "done"]
@@ -252,7 +265,7 @@ def _render(tbl: Table, cols: list[Any], fmt: str, precision: int) -> str:
         return buf.getvalue().rstrip("\n")
     out_rows = []
     for r in rows:
-        label = r.name + (" (failed)" if r.status == "failed" else "")
+        label = r.name + (f" ({r.status})" if r.status in ("failed", "empty") else "")
         if fmt == "table" and r.type == "baseline":
             label = style(label, bold=True)
         out_rows.append([label, _when(r.created) if r.type != "baseline" else "HEAD",
@@ -319,10 +332,12 @@ def diff_cmd(a: str, b: str | None, show_all: bool, precision: int, as_md: bool,
 @click.option("--max", "direction", flag_value="max", help="Higher is better.")
 @click.option("--min", "direction", flag_value="min", help="Lower is better.")
 @report_options
-def best_cmd(metric: str, direction: str | None, as_json: bool) -> None:
+def best_cmd(metric: str, direction: str | None, as_json: bool, quiet: bool,
+             verbose: bool) -> None:
     """Print the name of the finished experiment with the best value of a metric.
 
-    Without --max/--min the direction declared in gitml.yaml is used.
+    Without --max/--min the direction declared in gitml.yaml is used. Failed and empty
+    runs never win; when HEAD beats every experiment, a note on stderr says so.
 
     \b
     gitml exp best --metric val.acc --max
@@ -331,13 +346,26 @@ def best_cmd(metric: str, direction: str | None, as_json: bool) -> None:
     from gitml.experiments.table import best
 
     maximize = None if direction is None else direction == "max"
+    from gitml.compare import fmt_value
+
     with _repo() as repo:
-        row, value, col = best(repo, metric, maximize=maximize)
+        b = best(repo, metric, maximize=maximize)
+    row, col = b.row, b.column
     if as_json:
-        emit_json({"name": row.name, "rev": row.rev, "metric": f"{col[1]}:{col[2]}",
-                   "value": value})
-    else:
-        click.echo(row.name)
+        d = {"name": row.name, "rev": row.rev, "metric": f"{col[1]}:{col[2]}",
+             "value": b.value, "baseline_wins": b.baseline is not None}
+        if b.baseline is not None:
+            d["baseline"] = {"name": b.baseline.name, "rev": b.baseline.rev,
+                             "value": b.baseline_value}
+        emit_json(d)
+        return
+    if quiet:
+        return
+    click.echo(row.name)
+    if b.baseline is not None:
+        click.echo(f"note: the baseline {b.baseline.name} ({col[2]}="
+                   f"{fmt_value(b.baseline_value, 5)}) beats every experiment; the best "
+                   f"experiment is {row.name} ({fmt_value(b.value, 5)})", err=True)
 
 
 # -- apply / remove / clean -------------------------------------------------------------------

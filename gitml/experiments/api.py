@@ -28,13 +28,16 @@ if TYPE_CHECKING:
 
 
 def _options(targets: list[str] | None, force: bool, run_cache: bool,
-             keep_failed: bool, stream_fd: int | None = None, pull: bool = False) -> Options:
-    return Options(list(targets or []), force, run_cache, keep_failed, stream_fd, pull)
+             keep_failed: bool, stream_fd: int | None = None, pull: bool = False,
+             allow_empty: bool = False) -> Options:
+    return Options(list(targets or []), force, run_cache, keep_failed, stream_fd, pull,
+                   allow_empty)
 
 
 def run(*, set: list[str] | tuple[str, ...] = (), name: str | None = None, add: bool = False,
         targets: list[str] | None = None, force: bool = False, run_cache: bool = True,
-        keep_failed: bool = False, jobs: int = 1, pull: bool = False, stream: bool = True,
+        keep_failed: bool = False, jobs: int = 1, pull: bool = False,
+        allow_empty: bool = False, stream: bool = True,
         stream_fd: int | None = None, on_event: Callable[[Event], None] | None = None,
         say: Say | None = None, repo: Repo | None = None) -> list[ExpResult]:
     """Run experiments now: one, or one per combination of the sweeps in ``set``.
@@ -43,7 +46,7 @@ def run(*, set: list[str] | tuple[str, ...] = (), name: str | None = None, add: 
     repo = repo or Repo()
     say = say or run_mod._quiet
     runs = overrides.grid(list(set), add=add)
-    opts = _options(targets, force, run_cache, keep_failed, stream_fd, pull)
+    opts = _options(targets, force, run_cache, keep_failed, stream_fd, pull, allow_empty)
     if len(runs) == 1:
         return [run_mod.run_one(repo, runs[0], name=name, options=opts, stream=stream,
                                 on_event=on_event, say=say)]
@@ -56,12 +59,13 @@ def run(*, set: list[str] | tuple[str, ...] = (), name: str | None = None, add: 
 def queue(*, set: list[str] | tuple[str, ...] = (), name: str | None = None,
           add: bool = False, targets: list[str] | None = None, force: bool = False,
           run_cache: bool = True, keep_failed: bool = False, pull: bool = False,
-          repo: Repo | None = None) -> list[str]:
+          allow_empty: bool = False, repo: Repo | None = None) -> list[str]:
     """Queue one run per combination of the sweeps in ``set``; returns their names."""
     repo = repo or Repo()
     runs = overrides.grid(list(set), add=add)
     return queue_mod.add(repo, runs, name=name,
-                         options=_options(targets, force, run_cache, keep_failed, pull=pull))
+                         options=_options(targets, force, run_cache, keep_failed, pull=pull,
+                                          allow_empty=allow_empty))
 
 
 def run_all(*, jobs: int = 1, stream: bool = True, stream_fd: int | None = None,
@@ -122,7 +126,7 @@ def best(metric: str, *, maximize: bool | None = None, repo: Repo | None = None)
         raise BadInputError("name a metric")
     from gitml.experiments import table as show_mod
 
-    return show_mod.best(repo, metric, maximize=maximize)[0].name
+    return show_mod.best(repo, metric, maximize=maximize).row.name
 
 
 def apply(name: str, *, force: bool = False, repo: Repo | None = None

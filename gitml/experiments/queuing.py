@@ -27,6 +27,7 @@ from gitml import gitio
 from gitml.errors import BadInputError
 from gitml.experiments import overrides as ov
 from gitml.experiments import refs
+from gitml.experiments.preflight import check_identity
 from gitml.experiments.runner import (
     Base,
     ExpResult,
@@ -54,6 +55,7 @@ def add(repo: Repo, runs: list[list[ov.Override]], *, name: str | None = None,
         ov.check(repo.root, overrides)
     check_pipeline(repo, options)
     base = head(repo)
+    check_identity(repo)
     taken = refs.listing(repo)
     if name is not None and len(runs) > 1:
         names = [f"{name}-{i}" for i in range(1, len(runs) + 1)]
@@ -130,6 +132,7 @@ def run_all(repo: Repo, *, names: list[str] | None = None, jobs: int = 1,
     """Run queued entries (``names``, or all) in queue order, ``jobs`` at a time. A failed
     run does not stop the others."""
     recover(repo)
+    check_identity(repo)
     todo = [q.name for q in entries(repo) if names is None or q.name in names]
     if jobs <= 1 or len(todo) <= 1:
         return [run_one_queued(repo, n, stream=stream, stream_fd=stream_fd, on_event=on_event,
@@ -183,7 +186,7 @@ def _parallel(repo: Repo, todo: list[str], jobs: int, say: Say) -> list[ExpResul
         code, e = codes.get(n), done.get(n)
         status = "done" if code == 0 else "failed"
         if code == 0 and e is None:
-            status = "skipped"  # another process ran it
+            status = "empty"  # no stage ran: it said so, and made no branch
         out.append(ExpResult(n, status, e.base if e else "", [],
                              commit=e.exp_commit if e else None,
                              error="" if code == 0 else f"exited with code {code}"))

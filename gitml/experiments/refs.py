@@ -32,6 +32,7 @@ QUEUE = "refs/gitml/queue/"
 ZERO = "0" * 40
 TRAILER = "Gitml-Experiment"
 STATUS = "Gitml-Status"
+FAILED_OUTPUT = "Gitml-Failed-Output"  # a Git-kept file a failed stage wrote
 OVERRIDE = "Gitml-Override"
 QUEUED = "Gitml-Queued"
 _RESERVED = {"HEAD", "workspace"}
@@ -47,12 +48,13 @@ class Experiment:
     commit: str | None = None  # the branch tip; None when the branch was deleted
     tree: str = ""
     created: int = 0
-    status: str = "done"  # done | failed
+    status: str = "done"  # done | failed | empty
     base: str = ""
     overrides: list[str] = field(default_factory=list)
     subject: str = ""
     remote: str | None = None  # a remote-tracking branch's remote (name is "origin/exp-3")
     indexed: bool = False  # has the local index entry refs/gitml/exps/<name>
+    failed_outputs: list[str] = field(default_factory=list)  # not its metrics
 
     @property
     def branch(self) -> str:
@@ -173,7 +175,8 @@ def from_commit(name: str, sha: str, tree: str, date: str, parent: str, message:
     tr = trailers(message)
     return Experiment(name, sha, None, tree, int(date or 0),
                       next((v for k, v in tr if k == STATUS), "done"), parent.split(" ")[0],
-                      [v for k, v in tr if k == OVERRIDE], message.split("\n", 1)[0])
+                      [v for k, v in tr if k == OVERRIDE], message.split("\n", 1)[0],
+                      failed_outputs=[v for k, v in tr if k == FAILED_OUTPUT])
 
 
 def _natural(name: str) -> list[Any]:

@@ -23,6 +23,7 @@ from gitml import gitio
 from gitml.errors import BadInputError, GitError, GitmlError
 from gitml.experiments import overrides as ov
 from gitml.experiments import refs
+from gitml.experiments.preflight import check_identity
 from gitml.experiments.worktrees import Worktree, recover, snapshot
 from gitml.repo import Repo
 
@@ -46,22 +47,25 @@ class Options:
     keep_failed: bool = False
     stream_fd: int | None = None  # where stage output goes (None: stdout); not queued
     pull: bool = False  # fetch missing inputs and outputs from the default remote first
+    allow_empty: bool = False  # commit a run in which no stage ran
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"targets": self.targets, "force": self.force, "run_cache": self.run_cache,
-             "keep_failed": self.keep_failed}
-        return {**d, "pull": True} if self.pull else d
+        d: dict[str, Any] = {"targets": self.targets, "force": self.force,
+                             "run_cache": self.run_cache, "keep_failed": self.keep_failed}
+        d.update({k: True for k in ("pull", "allow_empty") if getattr(self, k)})
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Options:
         return cls([str(t) for t in d.get("targets") or []], bool(d.get("force")),
                    bool(d.get("run_cache", True)), bool(d.get("keep_failed")),
-                   pull=bool(d.get("pull")))
+                   pull=bool(d.get("pull")), allow_empty=bool(d.get("allow_empty")))
 
 
 @dataclass
 class ExpResult:
-    """What one run did: ``status`` is done, failed or skipped."""
+    """What one run did: ``status`` is done, failed, empty (no stage ran: nothing of its
+    own to record) or skipped. ``failed_outputs``: Git-kept files a failed stage wrote."""
 
     name: str
     status: str
@@ -72,6 +76,7 @@ class ExpResult:
     error: str = ""
     seconds: float = 0.0
     log: str = ""
+    failed_outputs: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "status": self.status, "base": self.base,
@@ -82,6 +87,8 @@ class ExpResult:
             d["error"] = self.error
         if self.log:
             d["log"] = self.log
+        if self.failed_outputs:
+            d["failed_outputs"] = self.failed_outputs
         return d
 
 
@@ -108,9 +115,19 @@ def extra_paths(repo: Repo, overrides: list[ov.Override]) -> list[str]:
     return [f for f in files if f not in known]
 
 
-def start_commit(repo: Repo, base: Base, overrides: list[ov.Override], message: str) -> str:
-    """The commit a run starts from: HEAD plus the workspace's uncommitted edits."""
-    tree = snapshot(repo, extra_paths(repo, overrides))
+def start_commit(repo: Repo, base: Base, overrides: list[ov.Override], message: str,
+                 say: Say = _quiet) -> str:
+    """The commit a run starts from: HEAD plus the workspace's uncommitted edits, tracked
+    data included (stored now, carried by its new pointer; the workspace keeps its own)."""
+    from gitml.experiments.preflight import changed_data
+    from gitml.pointer import SUFFIX
+
+    blobs = changed_data(repo)
+    if blobs:
+        paths = ", ".join(p[:-len(SUFFIX)] for p in sorted(blobs))
+        say(f"Carrying changed tracked data into the experiment: {paths} (stored; your "
+            "workspace keeps it uncommitted)")
+    tree = snapshot(repo, extra_paths(repo, overrides), blobs)
     return base.sha if tree == base.tree else refs.commit_tree(repo, tree, base.sha, message)
 
 
@@ -123,10 +140,12 @@ def run_one(repo: Repo, overrides: list[ov.Override], *, name: str | None = None
     ov.check(repo.root, overrides)  # bad input: nothing made yet
     check_pipeline(repo, options)
     base = head(repo)
+    check_identity(repo)
     taken = refs.listing(repo)
     if name is not None:
         refs.check_name(repo, name, taken)
-    start = start_commit(repo, base, overrides, "gitml: workspace snapshot for an experiment")
+    start = start_commit(repo, base, overrides, "gitml: workspace snapshot for an experiment",
+                         say)
     busy: set[str] = set()
     while True:
         chosen = name or refs.generated_names(taken, 1, busy=busy)[0]
@@ -164,13 +183,17 @@ def execute(repo: Repo, wt: Worktree, start: str, base: Base, overrides: list[ov
         faults.point("exp.worktree")
         files = ov.apply(wt.path, overrides)
         _checkout(wt_repo, say)
-        changed, error, log = _repro(wt_repo, options, stream, on_event)
+        ran = _repro(wt_repo, options, stream, on_event)
         faults.point("exp.ran")
-        result.status = "failed" if error else "done"
-        result.error, result.log = error, log
-        result.metrics = _metrics(wt_repo)
+        changed, error = ran.changed, ran.error
+        result.status = "failed" if error else "done" if ran.produced else "empty"
+        result.error, result.log = error, ran.log
+        result.failed_outputs = ran.failed_outputs
+        result.metrics = {p: m for p, m in _metrics(wt_repo).items()
+                          if p not in ran.failed_outputs}
         result.seconds = time.monotonic() - t0
-        if error and not options.keep_failed:
+        if (error and not options.keep_failed) or (
+                result.status == "empty" and not options.allow_empty):
             if queued:
                 refs.update(repo, [f"delete {refs.QUEUE}{name} {queued}"])
             return result
@@ -204,9 +227,17 @@ def _checkout(wt_repo: Repo, say: Say) -> None:
         say(f"warning: {e}")
 
 
+@dataclass
+class _Ran:
+    changed: list[str] = field(default_factory=list)  # files to commit
+    error: str = ""
+    log: str = ""  # captured output of failed stages
+    produced: bool = False  # a stage ran or was restored from the run cache
+    failed_outputs: list[str] = field(default_factory=list)
+
+
 def _repro(wt_repo: Repo, options: Options, stream: bool,
-           on_event: Callable[[Event], None] | None) -> tuple[list[str], str, str]:
-    """(files to commit, error or '', captured log of failed stages)."""
+           on_event: Callable[[Event], None] | None) -> _Ran:
     from gitml.pipeline.reproduce import ReproInterrupted, StageFailed, repro
 
     try:
@@ -215,12 +246,27 @@ def _repro(wt_repo: Repo, options: Options, stream: bool,
                     stream_fd=options.stream_fd, on_event=on_event)
     except StageFailed as e:
         log = "".join(s.log or "" for s in e.result.stages if s.action == "failed")
-        return e.result.changed, str(e), log
+        return _Ran(e.result.changed, str(e), log, bool(e.result.ran or e.result.restored),
+                    _failed_outputs(wt_repo, e.result.failed))
     except ReproInterrupted:
         raise
     except GitmlError as e:  # the pipeline could not start (a queued run's gitml.yaml)
-        return [], str(e), ""
-    return res.changed, "", ""
+        return _Ran(error=str(e))
+    return _Ran(res.changed, produced=bool(res.ran or res.restored))
+
+
+def _failed_outputs(wt_repo: Repo, stages: list[str]) -> list[str]:
+    """Git-kept outputs (metrics, plots) that failed stages left changed in the worktree."""
+    from gitml.pipeline.loader import load
+
+    pipe = load(wt_repo)
+    paths = [o.path for n in stages for o in pipe.stages[n].outs if not o.cache]
+    if not paths:
+        return []
+    out = gitio.run(wt_repo.root, "status", "--porcelain", "-z", "--untracked-files=all",
+                    "--", *[":(literal)" + p for p in paths], check=False)
+    changed = {rec[3:] for rec in out.decode(errors="surrogateescape").split("\0") if rec}
+    return [p for p in paths if p in changed]
 
 
 def check_pipeline(repo: Repo, options: Options) -> None:
@@ -267,8 +313,9 @@ def _commit(repo: Repo, wt: Worktree, base: Base, result: ExpResult, paths: list
     params = ", ".join(str(o) for o in result.overrides) or "no param changes"
     scores = headline(result.metrics)
     failed = result.status == "failed"
-    subject = f"{result.name}{' [failed]' if failed else ''}: {params}"
-    if scores and not failed:
+    mark = {"failed": " [failed]", "empty": " [empty]"}.get(result.status, "")
+    subject = f"{result.name}{mark}: {params}"
+    if scores and result.status == "done":
         subject += f" -> {headline(result.metrics, 1, more=False)}"
     body = [f"Experiment {result.name}, run by gitml from {base.label} ({base.sha[:7]}).",
             f"Params: {params}"]
@@ -276,9 +323,12 @@ def _commit(repo: Repo, wt: Worktree, base: Base, result: ExpResult, paths: list
         body.append(f"Metrics: {scores}")
     if failed:
         body.append(f"Error: {result.error}")
+    if result.status == "empty":
+        body.append("No stage ran: the metrics are those it started from, not its own.")
     trailer = [f"{refs.TRAILER}: {result.name}"]
-    if failed:
-        trailer.append(f"{refs.STATUS}: failed")
+    if result.status != "done":
+        trailer.append(f"{refs.STATUS}: {result.status}")
+    trailer += [f"{refs.FAILED_OUTPUT}: {p}" for p in result.failed_outputs]
     trailer += [f"{refs.OVERRIDE}: {o}" for o in result.overrides]
     message = subject + "\n\n" + "\n".join(body) + "\n\n" + "\n".join(trailer) + "\n"
     return refs.commit_tree(repo, tree, base.sha, message)

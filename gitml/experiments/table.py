@@ -38,6 +38,12 @@ class Row:
     values: dict[str, dict[str, dict[str, Any]]] = field(
         default_factory=lambda: {"metrics": {}, "params": {}})
     errors: list[str] = field(default_factory=list)
+    failed_outputs: list[str] = field(default_factory=list)
+
+    @property
+    def ranked(self) -> bool:
+        """A finished experiment: failed and empty runs are never ranked."""
+        return self.type == "experiment" and self.status == "done"
 
     def get(self, col: Column) -> Any:
         kind, path, key = col
@@ -55,6 +61,8 @@ class Row:
             d["params"] = self.values["params"]
         if self.errors:
             d["errors"] = self.errors
+        if self.failed_outputs:
+            d["failed_outputs"] = self.failed_outputs
         return d
 
 
@@ -144,13 +152,15 @@ def collect(repo: Repo | None = None, *, names: list[str] | None = None,
                  head)]
         for e in exps:
             row = Row(e.name, "experiment", e.status, e.commit, e.created, e.base, e.overrides)
+            row.failed_outputs = list(e.failed_outputs)
             revs.append((row, Rev(e.name, e.commit, e.tree, explicit=False)))
         for row, rev in revs:
             for kind, loader in (("metrics", ml), ("params", pl)):
                 snap = loader.snapshot(rev)
                 row.errors.extend(snap.warnings())
                 for path, f in snap.files.items():
-                    if f.data is not None:
+                    # what a failed stage wrote is kept for a look, never shown as a result
+                    if f.data is not None and path not in row.failed_outputs:
                         row.values[kind][path] = f.data
                 if kind == "metrics" and row.type == "baseline" and snap.declared is not None:
                     for path, data in row.values["metrics"].items():
@@ -210,8 +220,8 @@ def sort_rows(table: Table, by: str, order: str | None = None) -> None:
     if order is None:
         rule = table.rules.get(col)
         order = "desc" if rule is not None and rule.direction == "higher" else "asc"
-    present = [r for r in table.experiments if _sortable(r.get(col))]
-    absent = [r for r in table.experiments if not _sortable(r.get(col))]
+    present = [r for r in table.experiments if r.ranked and _sortable(r.get(col))]
+    absent = [r for r in table.experiments if r not in present]  # failed/empty: last
 
     def key(r: Row) -> Any:
         v = r.get(col)
@@ -225,10 +235,22 @@ def _sortable(v: Any) -> bool:
     return v is not _ABSENT and v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
+@dataclass
+class Best:
+    """The winning experiment; ``baseline`` is set when HEAD beats every experiment."""
+
+    row: Row
+    value: Any
+    column: Column
+    baseline: Row | None = None
+    baseline_value: Any = None
+
+
 def best(repo: Repo | None = None, metric: str = "", *, maximize: bool | None = None
-         ) -> tuple[Row, Any, Column]:
+         ) -> Best:
     """The finished experiment with the highest (``maximize``) or lowest value of
-    ``metric``; the direction defaults to the one gitml.yaml declares."""
+    ``metric``; the direction defaults to the one gitml.yaml declares. Failed and empty
+    runs never win."""
     table = collect(repo)
     if not table.experiments:
         raise GitmlError("no experiments yet (run 'gitml exp run')")
@@ -240,15 +262,19 @@ def best(repo: Repo | None = None, metric: str = "", *, maximize: bool | None = 
                                 "say --max or --min")
         maximize = rule.direction == "higher"
     scored = [(r, r.get(col)) for r in table.experiments
-              if r.status == "done" and is_number(r.get(col))
-              and not math.isnan(float(r.get(col)))]
+              if r.ranked and is_number(r.get(col)) and not math.isnan(float(r.get(col)))]
     if not scored:
         raise GitmlError(f"no finished experiment has a number for {table.labels[col]}")
     winner = scored[0]
     for r, v in scored[1:]:  # ties: the earlier experiment wins
         if (v > winner[1]) if maximize else (v < winner[1]):
             winner = (r, v)
-    return winner[0], winner[1], col
+    result = Best(winner[0], winner[1], col)
+    base = table.baseline.get(col)
+    if is_number(base) and not math.isnan(float(base)) and (
+            (base > winner[1]) if maximize else (base < winner[1])):
+        result.baseline, result.baseline_value = table.baseline, base
+    return result
 
 
 def diff(repo: Repo | None, a: str, b: str | None = None, *, all: bool = False

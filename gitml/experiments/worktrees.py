@@ -203,9 +203,11 @@ def recover(repo: Repo) -> list[str]:
 
 # -- the workspace, read without touching it -------------------------------------------------
 
-def snapshot(repo: Repo, extra: list[str] | None = None) -> str:
+def snapshot(repo: Repo, extra: list[str] | None = None,
+             blobs: dict[str, str] | None = None) -> str:
     """The tree of the workspace's Git-tracked files as they are now (staged or not), plus
-    ``extra`` paths (e.g. an untracked params file an override names)."""
+    ``extra`` paths (e.g. an untracked params file an override names) and ``blobs``
+    (path -> blob: the new pointers of changed tracked data)."""
     tmpdir = os.path.join(repo.gitml_dir, "tmp")
     os.makedirs(tmpdir, exist_ok=True)
     tmp = os.path.join(tmpdir, f"exp-index-{os.getpid()}-{time.monotonic_ns()}")
@@ -220,6 +222,10 @@ def snapshot(repo: Repo, extra: list[str] | None = None) -> str:
         gitio.run(repo.root, "add", "-u", env=env)
         if extra:
             gitio.run(repo.root, "add", "--", *extra, env=env)
+        if blobs:
+            info = "".join(f"100644 {sha}\t{path}\n" for path, sha in sorted(blobs.items()))
+            gitio.run(repo.root, "update-index", "--add", "--index-info", env=env,
+                      input=info.encode())
         return gitio.run(repo.root, "write-tree", env=env).decode().strip()
     finally:
         with contextlib.suppress(OSError):

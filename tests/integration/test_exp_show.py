@@ -95,7 +95,7 @@ def test_best(in_three: Path, cli) -> None:
     assert cli("exp", "best", "-m", "metrics.json:val.acc").out == "good\n"
     out = json.loads(cli("exp", "best", "-m", "val.acc", "--json").out)
     assert out == {"name": "good", "rev": git(in_three, "rev-parse", "good").strip(),
-                   "metric": "metrics.json:val.acc", "value": 0.87}
+                   "metric": "metrics.json:val.acc", "value": 0.87, "baseline_wins": False}
     r = cli("exp", "best", "-m", "train.lr", "--max")
     assert r.code == 2 and "no metric 'train.lr'" in r.err
     assert experiments.best("val.acc", maximize=True) == "good"
