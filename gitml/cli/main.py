@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "plots": "gitml.cli.plots:plots",
     "report": "gitml.cli.plots:report",
     "demo": "gitml.cli.demo:demo",
+    "doctor": "gitml.cli.doctor:doctor",
     "import-dvc": "gitml.cli.dvcimport:import_dvc",
 }
 ALIASES = {"rm": "remove"}
