@@ -24,7 +24,7 @@ from gitml import __version__, gitio
 if TYPE_CHECKING:
     from gitml.repo import Repo
 
-LIBRARIES = ("click", "PyYAML", "GitPython", "pyarrow", "xxhash", "boto3")
+LIBRARIES = ("click", "PyYAML", "pyarrow", "xxhash", "boto3")
 REMOTE_TIMEOUT = 10.0  # seconds a remote gets to answer
 
 
