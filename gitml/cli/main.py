@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "report": "gitml.cli.plots:report",
     "demo": "gitml.cli.demo:demo",
     "doctor": "gitml.cli.doctor:doctor",
+    "ui": "gitml.cli.ui:ui",
     "import-dvc": "gitml.cli.dvcimport:import_dvc",
 }
 ALIASES = {"rm": "remove"}
