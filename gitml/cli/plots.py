@@ -144,6 +144,9 @@ def _print_summary(result: Any) -> None:
     for chart in result.charts:
         counts = " · ".join(f"{r['rev']} {r.get('points', 0):,}" for r in chart.summary)
         click.echo(f"  {chart.title}: {counts}")
+    for img in result.images:
+        counts = " · ".join(f"{r.label} {len(img.at.get(r.label, []))}" for r in result.revs)
+        click.echo(f"  image {img.name}: {counts} steps")
     for chart in result.charts:
         for note in chart.notes:
             click.echo(f"note: {chart.title}: {note}")

@@ -8,6 +8,8 @@ or of the current directory outside Git), never into ``gitml.yaml``, so ``gitml 
     gitml-live/params.yaml                    logged params (nested on '.')
     gitml-live/plots/metrics/<name>.tsv       one series per metric: step<TAB>value
     gitml-live/artifacts.yaml                 artifacts recorded with log_artifact
+    gitml-live/plots/images/<name>/<step>.png one image per name and step (log_image)
+    gitml-live/plots/sklearn/<name>.json      confusion matrix, ROC, PR, calibration
 
 ``log_metric`` only appends to an in-memory buffer (a few microseconds); the files are
 written by :meth:`Live.flush`, which runs on ``next_step`` at most every ``flush_every``
@@ -35,6 +37,8 @@ METRICS_FILE = "metrics.json"
 PARAMS_FILE = "params.yaml"
 ARTIFACTS_FILE = "artifacts.yaml"
 SERIES_DIR = "plots/metrics"
+IMAGES_DIR = "plots/images"
+SKLEARN_DIR = "plots/sklearn"
 SERIES_HEADER = "step\tvalue\n"
 ARTIFACT_TYPES = ("model", "data", "dataset", "other")
 STAGE_ENV, ROOT_ENV = "GITML_STAGE", "GITML_ROOT"  # set by the pipeline for a stage's command
@@ -200,6 +204,64 @@ class Live:
         self.flush()
         return record
 
+    def log_image(self, name: str, image: Any, *, step: int | None = None) -> str:
+        """Save ``image`` (a PNG/JPEG/GIF/WebP file path, a Pillow image or a numpy array)
+        as ``plots/images/<name>/<step>.<ext>`` (default: the current step); returns its
+        path. Written at once (an image is not buffered)."""
+        from gitml.live.images import encode
+
+        self._check_path_name(name, "image")
+        at = self._step if step is None else step
+        if not isinstance(at, int) or isinstance(at, bool) or at < 0:
+            raise BadInputError(f"image {name!r}: step must be a non-negative integer, "
+                                f"not {at!r}")
+        data, ext = encode(image, f"image {name!r}")
+        folder = os.path.join(self.dir, *IMAGES_DIR.split("/"), *name.split("/"))
+        os.makedirs(folder, exist_ok=True)
+        for old in os.listdir(folder):  # one image per step, whatever its format
+            if old.rsplit(".", 1)[0] == str(at):
+                os.unlink(os.path.join(folder, old))
+        path = os.path.join(folder, f"{at}.{ext}")
+        atomic_write(path, data, durable=False)
+        return path
+
+    def log_sklearn_plot(self, kind: str, y_true: Any, y_pred: Any, *,
+                         name: str | None = None, **options: Any) -> dict[str, Any]:
+        """Compute a classifier plot with numpy and save it as
+        ``plots/sklearn/<name or kind>.json`` (drawn by ``gitml plots`` without a
+        declaration). ``kind``: confusion_matrix (labels), roc, precision_recall
+        (binary labels and scores), calibration (binary labels and probabilities;
+        ``n_bins``). ``pos_label`` (default 1) names the positive class. Returns the
+        summary: accuracy, auc, average_precision or brier."""
+        from gitml.live.sklearn_plots import SETTINGS, compute
+
+        out_name = name or kind
+        self._check_path_name(out_name, "plot")
+        records, summary = compute(kind, y_true, y_pred, **options)
+        doc = {"plot": {**SETTINGS[kind], "kind": kind}, "summary": summary, kind: records}
+        path = os.path.join(self.dir, *SKLEARN_DIR.split("/"), *f"{out_name}.json".split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write(path, (json.dumps(doc, indent=1) + "\n").encode(), durable=False)
+        return summary
+
+    def log_sklearn(self, estimator: Any, X: Any, y: Any, *, split: str = "test",
+                    params: bool = True, plots: bool = True) -> dict[str, float]:
+        """One call for a fitted scikit-learn estimator: its params (``model.*``), its
+        metrics on ``X, y`` (``<split>.accuracy`` ... for a classifier, ``<split>.r2`` ...
+        for a regressor) and, for a classifier, the confusion matrix (and ROC,
+        precision-recall and calibration when it is binary with ``predict_proba``)."""
+        from gitml.live.frameworks import log_estimator
+
+        return log_estimator(self, estimator, X, y, split=split, params=params, plots=plots)
+
+    def _check_path_name(self, name: str, what: str) -> None:
+        _check_name(name, what)
+        try:
+            check_relpath(name)
+        except UnsafePathError:
+            raise BadInputError(f"{what} name {name!r} must not start or end with '/' or "
+                                "contain empty parts") from None
+
     # -- files ------------------------------------------------------------------------
     def flush(self) -> None:
         """Write buffered series points and the latest metrics, params and artifacts."""
@@ -276,13 +338,15 @@ class Live:
                 os.unlink(os.path.join(self.dir, rel))
             except FileNotFoundError:
                 pass
-        series = os.path.join(self.dir, *SERIES_DIR.split("/"))
-        for top, _dirs, files in os.walk(series, topdown=False):
-            for f in files:
-                if f.endswith(".tsv"):
-                    os.unlink(os.path.join(top, f))
-            if top != series and not os.listdir(top):
-                os.rmdir(top)
+        for sub, ends in ((SERIES_DIR, (".tsv",)), (SKLEARN_DIR, (".json",)),
+                          (IMAGES_DIR, (".png", ".jpg", ".gif", ".webp"))):
+            folder = os.path.join(self.dir, *sub.split("/"))
+            for top, _dirs, files in os.walk(folder, topdown=False):
+                for f in files:
+                    if f.endswith(ends):
+                        os.unlink(os.path.join(top, f))
+                if top != folder and not os.listdir(top):
+                    os.rmdir(top)
 
     def _load_previous(self) -> None:
         from gitml import structured, yamlio

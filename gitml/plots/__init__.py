@@ -12,12 +12,13 @@ declaration, from the training logger's folder ``gitml-live/plots/``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gitml.errors import BadInputError, UnsafePathError
 from gitml.fsutil import atomic_write, check_relpath
 from gitml.plots.charts import Chart, build
+from gitml.plots.images import ImageSeries
 from gitml.plots.series import Rev, collect, resolve_revs
 from gitml.plots.spec import DEFAULT_MAX_POINTS
 from gitml.repo import Repo
@@ -34,11 +35,13 @@ class PlotsResult:
     charts: list[Chart]
     output: str | None = None
     size: int = 0
+    images: list[ImageSeries] = field(default_factory=list)
 
     def to_dict(self, data: bool = False) -> dict[str, Any]:
         return {"revisions": [{"label": r.label, "sha": r.sha} for r in self.revs],
                 "output": self.output, "bytes": self.size or None,
-                "charts": [c.to_dict(data) for c in self.charts]}
+                "charts": [c.to_dict(data) for c in self.charts],
+                "images": [i.to_dict() for i in self.images]}
 
 
 def repo_targets(repo: Repo, targets: list[str] | None) -> list[str] | None:
@@ -81,7 +84,10 @@ def write(repo: Repo, result: PlotsResult, output: str | None, *, title: str,
         meta = "Revisions: " + ", ".join(
             f"<b>{_esc(r.label)}</b>" + (f" ({r.short})" if r.sha and r.short != r.label else "")
             for r in result.revs) + "."
+        from gitml.plots.images import html_section
+
         data = render.page(result.charts, labels, title=title, meta=meta, before=before,
+                           after=html_section(repo, result.revs, result.images),
                            max_points=max_points).encode()
     else:
         data = render.image(result.charts, labels, fmt, max_points)
@@ -119,8 +125,11 @@ def plots_diff(revs: list[str | None], targets: list[str] | None = None,
     own = repo is None
     repo = repo or Repo()
     try:
+        from gitml.plots import images
+
         resolved, charts = charts_at(repo, revs, targets)
-        result = PlotsResult(resolved, charts)
+        result = PlotsResult(resolved, charts,
+                             images=[] if targets else images.collect(repo, resolved))
         if render_output:
             title = _title or "gitml plots: " + " vs ".join(r.label for r in resolved)
             write(repo, result, output, title=title, max_points=max_points)

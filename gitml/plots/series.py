@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ class Table:
 
     columns: dict[str, list[Any]]
     rows: int
+    settings: dict[str, Any] | None = None  # a JSON file's own "plot" settings
 
     @property
     def names(self) -> list[str]:
@@ -126,6 +128,19 @@ def _delimited(text: str, delim: str, path: str) -> Table:
 
 
 def _records(doc: Any, path: str) -> Table:
+    settings = None
+    if isinstance(doc, dict) and isinstance(doc.get("plot"), dict):
+        # a file that says how to draw it (Live.log_sklearn_plot): {"plot": {...}, "roc": [...]}
+        doc = dict(doc)
+        settings = doc.pop("plot")
+        if isinstance(doc.get("summary"), dict):
+            doc.pop("summary")
+    table = _plain_records(doc, path)
+    table.settings = settings
+    return table
+
+
+def _plain_records(doc: Any, path: str) -> Table:
     if isinstance(doc, dict) and len(doc) == 1 and isinstance(next(iter(doc.values())), list):
         doc = next(iter(doc.values()))  # {"train": [{...}, ...]}
     if isinstance(doc, dict):  # columns: {"step": [...], "loss": [...]}
@@ -158,8 +173,10 @@ def _definitions(repo: Repo, reader: RevReader, revs: list[Rev]) -> list[PlotDef
     return list(merged.values())
 
 
-def list_files(repo: Repo, reader: RevReader, rev: Rev, path: str) -> list[str] | None:
-    """Series files at or below ``path`` at ``rev``; None when nothing is there."""
+def list_files(repo: Repo, reader: RevReader, rev: Rev, path: str,
+               want: Callable[[str], bool] = is_series_file) -> list[str] | None:
+    """Series files (or files ``want`` picks) at or below ``path`` at ``rev``; None when
+    nothing is there."""
     if rev.sha is None:
         full = repo.abspath(path)
         if os.path.isfile(full) or os.path.isfile(full + pointer.SUFFIX):
@@ -172,7 +189,7 @@ def list_files(repo: Repo, reader: RevReader, rev: Rev, path: str) -> list[str] 
             rel_top = repo.rel(top)
             for f in files:
                 name = f[: -len(pointer.SUFFIX)] if f.endswith(pointer.SUFFIX) else f
-                if is_series_file(name):
+                if want(name):
                     found.add(f"{rel_top}/{name}")
         return sorted(found)
     obj = reader.batch.read_object(f"{rev.sha}:{path}", limit=1 << 24)
@@ -192,7 +209,7 @@ def list_files(repo: Repo, reader: RevReader, rev: Rev, path: str) -> list[str] 
                     stack.append((f"{base}/{name}", sub[2] or b""))
                 continue
             name = name[: -len(pointer.SUFFIX)] if name.endswith(pointer.SUFFIX) else name
-            if is_series_file(name):
+            if want(name):
                 found.add(f"{base}/{name}")
     return sorted(found)
 
@@ -237,8 +254,27 @@ def collect(repo: Repo, revs: list[Rev], targets: list[str] | None = None
             series = SeriesFile(plot)
             for rev in revs:
                 series.at.append(_read(reader, rev, path))
+            if not plot.declared:
+                series.plot = _own_settings(series) or plot
             out.append(series)
         return out
+
+
+def _own_settings(series: SeriesFile) -> PlotDef | None:
+    """The settings an undeclared JSON file carries (the newest revision's), if valid."""
+    from dataclasses import replace
+
+    from gitml.plots.config import _KEYS, _entry
+
+    for at in reversed(series.at):
+        if at.table is not None and at.table.settings:
+            own = {k: v for k, v in at.table.settings.items() if k in _KEYS}
+            try:
+                plot = _entry(series.plot.path, own, series.plot.path)
+            except FormatError:
+                return None  # drawn with the defaults
+            return replace(plot, declared=False)
+    return None
 
 
 def _read(reader: RevReader, rev: Rev, path: str) -> FileAtRev:

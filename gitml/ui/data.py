@@ -191,7 +191,38 @@ def plots(repo: Repo, revs: list[str]) -> dict[str, Any]:
                     "template": chart.template, "notes": chart.notes + notes,
                     "summary": _jv(chart.summary), "x_label": chart.x_label,
                     "spec": spec if chart.traces else None})
-    return {"revs": [{"label": r.label, "sha": r.sha} for r in resolved], "charts": out}
+    from urllib.parse import urlencode
+
+    from gitml.plots import images
+
+    imgs = []
+    for series in images.collect(repo, resolved):
+        sha = {r.label: r.sha for r in resolved}
+        imgs.append({"name": series.name, "revisions": {
+            label: [{"step": step, "url": "/api/image?" + urlencode({"rev": sha[label],
+                                                                    "path": path})}
+                    for step, path in images.thin(steps)]
+            for label, steps in series.at.items()}})
+    return {"revs": [{"label": r.label, "sha": r.sha} for r in resolved], "charts": out,
+            "images": imgs}
+
+
+def image(repo: Repo, rev: str, path: str) -> tuple[bytes, str]:
+    """The bytes and MIME type of a logged image at ``rev`` (PNG/JPEG/GIF/WebP only)."""
+    from gitml.fsutil import check_relpath
+    from gitml.plots import images
+    from gitml.plots.series import Rev
+    from gitml.readapi import RevReader
+
+    check_relpath(path)
+    if not (path.startswith(images.IMAGES + "/") and images.is_image(path)):
+        raise BadInputError(f"{path} is not a logged image")
+    sha = gitio.rev_parse(repo.root, rev)
+    with RevReader(repo) as reader:
+        got = images.read(reader, Rev(rev, sha), path)
+    if got is None:
+        raise BadInputError(f"{path} is not an image at {rev}")
+    return got
 
 
 # -- one commit: data changes and lineage -----------------------------------------------------

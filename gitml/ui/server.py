@@ -142,6 +142,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/static/vega.js":
             self._send(HTTPStatus.OK, self.app.vega(), ".js", head, cache=True)
             return
+        if path == "/api/image":
+            self._image(url.query, head)
+            return
         if path.startswith("/api/"):
             self._api(path[len("/api/"):], url.query, head)
             return
@@ -168,10 +171,24 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, body, ".json", head,
                    timing=f"app;dur={(time.perf_counter() - started) * 1000:.1f}")
 
+    def _image(self, query: str, head: bool) -> None:
+        from gitml.ui import data
+
+        q = {k: v[-1] for k, v in parse_qs(query, max_num_fields=8).items()}
+        try:
+            with Repo(self.app.root) as repo:
+                body, mime = data.image(repo, _need(q, "rev"), _need(q, "path"))
+        except GitmlError as e:
+            self._send(HTTPStatus.BAD_REQUEST, json.dumps({"error": str(e)}).encode(),
+                       ".json", head)
+            return
+        self._send(HTTPStatus.OK, body, mime, head, cache=True)
+
     def _send(self, status: HTTPStatus, body: bytes, ext: str, head: bool,
               cache: bool = False, timing: str | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", TYPES.get(ext, "application/octet-stream"))
+        self.send_header("Content-Type", ext if "/" in ext else
+                         TYPES.get(ext, "application/octet-stream"))
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Content-Security-Policy", CSP)
         self.send_header("X-Content-Type-Options", "nosniff")

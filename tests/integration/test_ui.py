@@ -42,6 +42,9 @@ json.dump({"acc": round(min(0.99, 0.5 + lr), 4), EVIL: 1}, open("metrics.json", 
 with Live() as live:
     for s in range(20):
         live.log_metric("loss", 1 / (1 + lr * s))
+        if s % 5 == 4:
+            import numpy as np
+            live.log_image("pred", np.full((6, 6), min(1.0, lr * s / 5)))
         live.next_step()
 """.replace("EVIL", repr(EVIL_METRIC))
 
@@ -242,6 +245,19 @@ def test_click_through_table_compare_plots_data_registry(project: Path, server: 
           out[n.items[0].datum.rev] = n.items.length; (n.items || []).forEach(walk); };
         walk(window.gitmlViews['chart-0'].scenegraph().root); return out; })()""")
     assert drawn == {"main": 20, "exp-1": 20, "origin/exp-2": 20}
+    figs = page.eval("[...document.querySelectorAll('.imgset[data-name=pred] figure')].map("
+                     "f => [f.dataset.rev, f.querySelector('figcaption').textContent])")
+    assert figs == [["main", "main (step 19)"], ["exp-1", "exp-1 (step 19)"],
+                    ["origin/exp-2", "origin/exp-2 (step 19)"]]
+    deadline = time.monotonic() + 10
+    while page.eval("[...document.querySelectorAll('.imgset img')].filter(i => i.complete "
+                    "&& i.naturalWidth === 6).length") != 3:
+        assert time.monotonic() < deadline, "the logged images did not load"
+        time.sleep(0.05)
+    page.eval("(() => { const s = document.querySelector('.imgset input'); s.value = 7; "
+              "s.dispatchEvent(new Event('input')); })()")
+    assert page.eval("document.querySelector('.imgset figcaption').textContent") == \
+        "main (step 4)"
     params = texts(page, "#params-table tbody tr td:first-child")
     assert "train.lr" in params and "train.rows" in params
     # -- the data changes of origin/exp-2 against main, then its table diff
@@ -283,6 +299,7 @@ def test_click_through_table_compare_plots_data_registry(project: Path, server: 
     reqs = page.requests()
     assert reqs and all(u.startswith(server.url) for u in reqs), reqs
     assert not any(u.endswith("/x") for u in reqs)
+    assert any("/api/image?" in u for u in reqs)
     assert snapshot(project) == before
 
 
@@ -304,6 +321,11 @@ def test_foreign_host_and_methods_are_refused(server: Server) -> None:
     assert server.get("/../../etc/passwd")[0] == 404
     status, _, body = server.get("/api/datadiff?a=main&b=main&path=../x")
     assert status == 400
+    status, headers, body = server.get(
+        "/api/image?rev=main&path=gitml-live/plots/images/pred/19.png")
+    assert status == 200 and headers["Content-Type"] == "image/png" and body[:4] == b"\x89PNG"
+    for path in ("gitml-live/metrics.json", "params.yaml", "../etc/passwd"):
+        assert server.get(f"/api/image?rev=main&path={path}")[0] == 400
 
 
 def test_a_bad_revision_in_the_url_is_shown_as_an_error(server: Server,

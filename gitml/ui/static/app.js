@@ -329,6 +329,31 @@
     {id: kind + '-table'});
   }
 
+  // one logged image: a step slider, and per revision the image at or before that step
+  function imageSet(img, revs) {
+    const steps = [...new Set(Object.values(img.revisions).flat().map((x) => x.step))].sort((a, b) => a - b);
+    const last = steps[steps.length - 1];
+    const label = el('span', {class: 'none'});
+    const figs = revs.map((r) => {
+      const list = img.revisions[r.label] || [];
+      const pic = el('img', {alt: img.name + ' at ' + r.label});
+      const cap = el('span', {class: 'none'});
+      const fig = el('figure', {'data-rev': r.label}, el('figcaption', {}, r.label, cap), pic);
+      fig.show = (want) => {
+        const at = list.filter((x) => x.step <= want).pop();
+        pic.style.display = at ? '' : 'none';
+        if (at) pic.setAttribute('src', at.url);
+        cap.textContent = at ? ' (step ' + at.step + ')' : ' (none yet)';
+      };
+      return fig;
+    });
+    const slider = el('input', {type: 'range', min: steps[0], max: last, value: last, step: 1,
+      oninput: (e) => { label.textContent = ' step ' + e.target.value; figs.forEach((f) => f.show(Number(e.target.value))); }});
+    figs.forEach((f) => f.show(last));
+    label.textContent = ' step ' + last;
+    return el('section', {class: 'imgset', 'data-name': img.name}, el('h3', {}, img.name, label), slider, el('div', {class: 'imgs'}, figs));
+  }
+
   VIEWS.compare = async function (box, q) {
     const revs = q.getAll('rev');
     const [data, plots] = await Promise.all([api('compare', {rev: revs}), api('plots', {rev: revs})]);
@@ -345,6 +370,8 @@
     if (!plots.charts.length) box.appendChild(el('p', {class: 'none'}, 'No series at these revisions.'));
     const charts = el('div', {id: 'charts'});
     box.appendChild(charts);
+    if (plots.images.length) box.appendChild(el('h2', {}, 'Images'));
+    for (const img of plots.images) box.appendChild(imageSet(img, data.revs));
     main.replaceChildren(box);  // charts size themselves to the page
     box.gitmlCharts = drawCharts(charts, plots.charts);
   };
