@@ -22,18 +22,23 @@ def format_of(path: str) -> str | None:
     return None
 
 
+def bounded_text(data: bytes, source: str, too_big: str, limit: int = MAX_BYTES) -> str:
+    """``data`` as text (UTF-8, a BOM dropped); FormatError ``too_big`` past ``limit``."""
+    if len(data) > limit:
+        raise FormatError(source, too_big)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FormatError(source, "not UTF-8 text") from None
+
+
 def parse(data: bytes, path: str, source: str | None = None) -> Any:
     """Parse ``data`` by the extension of ``path``; errors name ``source`` (e.g. file@rev)."""
     src = source or path
     fmt = format_of(path)
     if fmt is None:
         raise FormatError(src, "unknown format (use .json, .yaml, .yml, .toml, .csv or .tsv)")
-    if len(data) > MAX_BYTES:
-        raise FormatError(src, f"file is larger than {MAX_BYTES >> 20} MiB; not read")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise FormatError(src, "not UTF-8 text") from None
+    text = bounded_text(data, src, f"file is larger than {MAX_BYTES >> 20} MiB; not read")
     try:
         if fmt == "json":
             return json.loads(text) if text.strip() else {}

@@ -21,7 +21,7 @@ from gitml.errors import FormatError, GitmlError
 from gitml.plots.config import LIVE_PLOTS, PlotDef, is_series_file, parse_section
 from gitml.readapi import NotFoundError, RevReader
 from gitml.repo import Repo
-from gitml.structured import MAX_BYTES
+from gitml.structured import MAX_BYTES, bounded_text
 
 WORKSPACE = "workspace"
 
@@ -79,12 +79,7 @@ def resolve_revs(repo: Repo, revs: list[str | None]) -> list[Rev]:
 
 def parse_table(data: bytes, path: str) -> Table:
     """A series file as columns: CSV/TSV with a header row, or JSON/YAML records."""
-    if len(data) > MAX_BYTES:
-        raise FormatError(path, f"larger than {MAX_BYTES >> 20} MiB; not drawn")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise FormatError(path, "not UTF-8 text") from None
+    text = bounded_text(data, path, f"larger than {MAX_BYTES >> 20} MiB; not drawn")
     low = path.lower()
     if low.endswith((".csv", ".tsv")):
         return _delimited(text, "\t" if low.endswith(".tsv") else ",", path)

@@ -161,12 +161,9 @@ class TemplateSet:
                 raise FormatError(rel, "a template must be a regular file")
             with open(path, "rb") as f:
                 data = f.read(MAX_BYTES + 1)
-            if len(data) > MAX_BYTES:
-                raise FormatError(rel, f"larger than {MAX_BYTES >> 20} MiB")
-            try:
-                text = data.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise FormatError(rel, "not UTF-8 text") from None
+            from gitml.structured import bounded_text
+
+            text = bounded_text(data, rel, f"larger than {MAX_BYTES >> 20} MiB", MAX_BYTES)
             tpl = parse(text, name, rel)
         elif name in BUILTINS:
             tpl = builtin(name)

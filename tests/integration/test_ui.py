@@ -27,7 +27,7 @@ EVIL_MSG = "baseline </script><script>window.pwned=3;alert(3)</script>"
 EVIL_MODEL_MSG = "first <img src=x onerror=alert(5)>"
 
 TRAIN = """
-import json, os
+import json, os, time
 import pyarrow as pa, pyarrow.parquet as pq, yaml
 from gitml import Live
 p = yaml.safe_load(open("params.yaml"))["train"]
@@ -40,6 +40,12 @@ pq.write_table(pa.table(cols), "data/features.parquet")
 open("model.txt", "w").write(f"lr={lr}\\n")
 json.dump({"acc": round(min(0.99, 0.5 + lr), 4), EVIL: 1}, open("metrics.json", "w"))
 with Live() as live:
+    barrier = os.environ.get("UI_BARRIER")
+    if barrier:  # a run the test watches while it runs: it goes on once the file exists
+        live.log_metric("progress", 0.5)
+        live.flush()
+        while not os.path.exists(barrier):
+            time.sleep(0.02)
     for s in range(20):
         live.log_metric("loss", 1 / (1 + lr * s))
         if s % 5 == 4:
@@ -350,14 +356,35 @@ def test_start_up_errors_are_one_line(project: Path) -> None:
     assert proc.returncode == 2 and proc.stderr.startswith("error: --host 0.0.0.0: give")
 
 
-def test_the_table_refreshes_itself_when_an_experiment_lands(project: Path, server: Server,
-                                                             browser: Browser) -> None:
+def test_a_running_experiment_shows_live_then_lands(project: Path, server: Server,
+                                                    browser: Browser, tmp_path: Path) -> None:
     page = open_app(browser, server.url)
     assert "exp-live" not in texts(page, "#exp-table tbody tr")
-    gitml(project, "exp", "run", "-n", "exp-live", "-S", "train.lr=0.4")
-    deadline = time.monotonic() + 15
-    while not any("exp-live" in t for t in texts(page, "#exp-table tbody tr td:nth-child(2)")):
-        assert time.monotonic() < deadline, "the table did not refresh"
-        time.sleep(0.2)
+    barrier = tmp_path / "go"
+    env = {**os.environ, "UI_BARRIER": str(barrier)}
+    run = subprocess.Popen([sys.executable, "-m", "gitml", "exp", "run", "-n", "exp-live",
+                            "-S", "train.lr=0.4"], cwd=project, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        cell = ("(() => { const r = document.querySelector(\"#exp-table tr[data-name='exp-live']"
+                "\"); if (!r) return null; const i = [...document.querySelectorAll("
+                "'#exp-table thead th')].findIndex(h => h.dataset.col === "
+                "'metrics:gitml-live/metrics.json:progress'); return [r.children[2]"
+                ".textContent, i < 0 ? null : r.children[i].textContent]; })()")
+        deadline = time.monotonic() + 60
+        while page.eval(cell) != ["running", "0.5"]:  # refreshed by itself, no reload
+            assert run.poll() is None, run.stderr.read()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, page.eval(cell)
+            time.sleep(0.1)
+        barrier.touch()
+        assert run.wait(120) == 0, run.stderr.read()  # type: ignore[union-attr]
+    finally:
+        barrier.touch()
+        run.wait(120)
+        run.stderr.close()  # type: ignore[union-attr]
+    deadline = time.monotonic() + 30
+    while (page.eval(cell) or [None])[0] != "done":
+        assert time.monotonic() < deadline, page.eval(cell)
+        time.sleep(0.1)
     assert page.eval("location.hash") in ("", "#/")
     assert page.console_errors() == []

@@ -289,10 +289,25 @@
   };
 
   // -- compare -----------------------------------------------------------------------------------
-  function drawCharts(box, charts) {
+  // Vega (about 1 MB) is loaded the first time a view has charts, not for the table
+  let vegaLoaded = null;
+  function loadVega() {
+    if (!vegaLoaded) {
+      vegaLoaded = new Promise((resolve, reject) => {
+        const s = el('script', {src: '/static/vega.js'});
+        s.addEventListener('load', resolve);
+        s.addEventListener('error', () => reject(new Error('could not load /static/vega.js')));
+        document.head.appendChild(s);
+      });
+    }
+    return vegaLoaded;
+  }
+
+  async function drawCharts(box, charts) {
+    if (charts.some((c) => c.spec)) await loadVega();
     if (window.gitmlNoVega) {
       box.appendChild(el('p', {class: 'none'}, window.gitmlNoVega));
-      return Promise.resolve();
+      return;
     }
     window.gitmlViews = {};
     const jobs = [];
@@ -313,8 +328,9 @@
       box.appendChild(sec);
     }
     // embed once the section is in the document (width: container)
-    return new Promise((resolve) => setTimeout(resolve, 0)).then(() => Promise.all(jobs.map(({div, c}) =>
-      vegaEmbed(div, c.spec, {actions: false, renderer: 'canvas'}).then((res) => { window.gitmlViews[c.id] = res.view; }))));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await Promise.all(jobs.map(({div, c}) =>
+      vegaEmbed(div, c.spec, {actions: false, renderer: 'canvas'}).then((res) => { window.gitmlViews[c.id] = res.view; })));
   }
 
   function diffTable(kind, data) {
