@@ -87,6 +87,12 @@ def rev_parse(root: str, rev: str) -> str:
     out = run(root, "rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}",
               check=False)
     sha = out.decode().strip()
+    if not sha and rev:  # ':/message' and other forms that take no suffix: resolve, then peel
+        out = run(root, "rev-parse", "--verify", "--quiet", "--end-of-options", rev,
+                  check=False).decode().strip()
+        if out:
+            sha = run(root, "rev-parse", "--verify", "--quiet", out + "^{commit}",
+                      check=False).decode().strip()
     if not sha:
         raise unknown_revision(root, rev)
     return sha
@@ -370,6 +376,19 @@ class BatchReader:
             return parts[0].decode(), parts[1].decode(), None, size
         data = proc.stdout.read(size + 1)[:-1]
         return parts[0].decode(), parts[1].decode(), data, size
+
+    def read_commit(self, rev: str) -> tuple[str, bytes] | None:
+        """(sha, raw commit) of any revision ``git rev-parse`` resolves (``main~3``,
+        ``v1.0^``, ``@{-1}``, ``HEAD@{2}``, ``:/message``), tags peeled; None if none."""
+        if not rev or rev.startswith("-") or "\n" in rev:
+            return None
+        obj = self.read_object(rev + "^{commit}")
+        if obj is None:  # ':/message' takes no suffix: resolve it, then peel
+            found = self.read_object(rev, limit=0)
+            obj = self.read_object(found[0] + "^{commit}") if found else None
+        if obj is None or obj[1] != "commit" or not obj[2]:
+            return None
+        return obj[0], obj[2]
 
     def read_many(self, specs: list[str]) -> Iterator[tuple[str, bytes | None]]:
         for spec in specs:

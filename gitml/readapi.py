@@ -95,8 +95,8 @@ class RevReader:
         """The commit SHA of ``rev``; an unknown revision is a clear error, not "no such file"."""
         sha = self._commits.get(rev)
         if sha is None:
-            obj = None if rev.startswith("-") else self.batch.read_object(rev + "^{commit}")
-            if obj is None or obj[1] != "commit":
+            obj = self.batch.read_commit(rev)
+            if obj is None:
                 raise gitio.unknown_revision(self.repo.root, rev)
             sha = self._commits[rev] = obj[0]
         return sha

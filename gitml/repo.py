@@ -136,11 +136,13 @@ class Repo:
 
         return workspace.checkout(self, targets, force=force)
 
-    def diff(self, a: str | None = None, b: str | None = None) -> list[Change]:
-        """Tracked data that differs between two revisions (None: the workspace)."""
+    def diff(self, a: str | None = None, b: str | None = None,
+             targets: list[str] | None = None) -> list[Change]:
+        """Tracked data that differs between two revisions (None: the workspace), at or
+        below ``targets`` (repository-relative paths) when given."""
         from gitml import datadiff
 
-        return datadiff.diff(self, a, b)
+        return datadiff.diff(self, a, b, targets)
 
     def remove(self, targets: list[str]) -> list[str]:
         """Stop tracking paths; the data files are kept."""

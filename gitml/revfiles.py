@@ -72,12 +72,10 @@ class Snapshot:
 
 def resolve(reader: RevReader, rev: str) -> Rev:
     """A user's revision (branch, tag, SHA, ``HEAD~2``) -> its commit and tree."""
-    if not rev or rev.startswith("-") or "\n" in rev:
+    obj = reader.batch.read_commit(rev)
+    if obj is None or not obj[1].startswith(b"tree "):
         raise gitio.unknown_revision(reader.repo.root, rev)
-    obj = reader.batch.read_object(f"{rev}^{{commit}}")
-    if obj is None or obj[1] != "commit" or not obj[2] or not obj[2].startswith(b"tree "):
-        raise gitio.unknown_revision(reader.repo.root, rev)
-    return Rev(rev, obj[0], obj[2][5:obj[2].index(b"\n")].decode())
+    return Rev(rev, obj[0], obj[1][5:obj[1].index(b"\n")].decode())
 
 
 def select(repo: Repo, reader: RevReader, revs: list[str], *, all_branches: bool = False,

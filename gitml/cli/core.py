@@ -212,29 +212,47 @@ def checkout(targets: tuple[str, ...], force: bool, as_json: bool, quiet: bool,
         raise error
 
 
-@click.command()
+class _PathsAfterDashes(click.Command):
+    """Arguments after ``--`` are paths, as with ``git diff A B -- PATHS``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            i = args.index("--")
+            ctx.meta["gitml.paths"] = args[i + 1:]
+            args = args[:i]
+        return super().parse_args(ctx, args)
+
+
+@click.command(cls=_PathsAfterDashes)
 @click.argument("revs", nargs=-1)
+@click.option("--targets", "-t", multiple=True, type=click.Path(),
+              help="Only changes at or below this path (repeatable; or list paths after --).")
 @report_options
 @click.option("--md", is_flag=True, help="Print a Markdown table.")
-def diff(revs: tuple[str, ...], as_json: bool, md: bool) -> None:
-    """Tracked data that changed between revisions, per file inside directories.
+def diff(revs: tuple[str, ...], targets: tuple[str, ...], as_json: bool, md: bool) -> None:
+    """Tracked data that changed between revisions, every file inside directories.
 
     \b
-    gitml diff              HEAD against the workspace
-    gitml diff main         main against the workspace
-    gitml diff main exp-3   two revisions
+    gitml diff                             HEAD against the workspace
+    gitml diff main                        main against the workspace
+    gitml diff main exp-3                  two revisions
+    gitml diff main exp-3 -- data/images   only what changed below data/images
     """
     from gitml.cli.output import markdown
+    from gitml.tracked import to_rel
 
     if len(revs) > 2:
-        raise click.UsageError("give at most two revisions")
+        raise click.UsageError("give at most two revisions (paths go after --)")
+    paths = [*targets, *click.get_current_context().meta.get("gitml.paths", [])]
     with _repo() as repo:
-        changes = repo.diff(revs[0] if revs else None, revs[1] if len(revs) > 1 else None)
+        rels = [to_rel(repo.root, p) for p in paths]
+        changes = repo.diff(revs[0] if revs else None, revs[1] if len(revs) > 1 else None,
+                            targets=rels or None)
     if as_json:
         emit_json([c.to_dict() for c in changes])
         return
-    rows = [(c.kind, c.path, _short(c.old), _short(c.new),
-             _size_change(c.old_size, c.new_size), c.note) for c in changes]
+    rows = [(c.kind, f"{c.old_path} -> {c.path}" if c.old_path else c.path, _short(c.old),
+             _short(c.new), _size_change(c.old_size, c.new_size), c.note) for c in changes]
     headers = ("change", "path", "old", "new", "size", "note")
     if md:
         click.echo(markdown(headers, rows))
@@ -242,8 +260,9 @@ def diff(revs: tuple[str, ...], as_json: bool, md: bool) -> None:
         click.echo("No tracked data changed.")
     else:
         click.echo(table(headers, rows))
-        counts = {k: sum(c.kind == k for c in changes) for k in ("added", "modified", "deleted")}
-        click.echo("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        counts = {k: sum(c.kind == k for c in changes)
+                  for k in ("added", "modified", "deleted", "renamed")}
+        click.echo("\n" + ", ".join(f"{v} {k}" for k, v in counts.items() if v or k != "renamed"))
 
 
 def _short(oid: str | None) -> str:
