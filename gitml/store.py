@@ -45,6 +45,7 @@ class Store:
         self._written: list[str] | None = []
         self._reflink_ok = True
         self._immutable_ok = True  # False once the file system (or a non-root user) refuses
+        self._gc_holds = False  # this process holds the store lock exclusively
         self._made: set[str] = set()
 
     # -- naming ---------------------------------------------------------------
@@ -72,11 +73,24 @@ class Store:
                             yield oid
 
     # -- locking ----------------------------------------------------------------
-    def lock(self, *, exclusive: bool = False) -> FileLock:
-        """Writers take it shared, gc exclusively."""
+    def lock(self, *, exclusive: bool = False) -> contextlib.AbstractContextManager[object]:
+        """Writers take it shared, gc exclusively. While this process holds it exclusively
+        (gc fetching a manifest it must read), a writer's shared request is already met."""
+        if self._gc_holds:
+            return contextlib.nullcontext()
         os.makedirs(self.root, exist_ok=True)
-        return FileLock(os.path.join(self.root, "lock"), shared=not exclusive,
+        lock = FileLock(os.path.join(self.root, "lock"), shared=not exclusive,
                         timeout=self.lock_timeout, what="store")
+        return self._held(lock) if exclusive else lock
+
+    @contextlib.contextmanager
+    def _held(self, lock: FileLock) -> Iterator[FileLock]:
+        with lock:
+            self._gc_holds = True
+            try:
+                yield lock
+            finally:
+                self._gc_holds = False
 
     # -- writing ----------------------------------------------------------------
     def _new_tmp(self, base: str) -> str:

@@ -319,6 +319,8 @@ def gc(dry_run: bool, workspace_only: bool, force: bool, remote: str | None, as_
         verb = "would remove" if dry_run else "removed"
         click.echo(f"{verb} {plural(result.removed, 'object')}, "
                    f"{human_size(result.bytes_freed)}; kept {result.kept}")
+    for m in result.missing_manifests:  # --force went on without them: say what it could not see
+        click.echo(f"warning: {m}: its files were not kept", err=True)
 
 
 @click.command()

@@ -446,3 +446,5 @@ def run_remote_gc(remote_name: str | None, dry_run: bool, workspace_only: bool, 
         verb = "would remove" if dry_run else "removed"
         click.echo(f"{r.remote}: {verb} {r.removed} object{'s' * (r.removed != 1)}, "
                    f"{human_size(r.bytes_freed)}; kept {r.kept}")
+    for m in r.missing_manifests:  # --force went on without them: say what it could not see
+        click.echo(f"warning: {m}: its files were not kept", err=True)

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from conftest import git, write
+from conftest import git, run_cli, write
 
 
 def test_status_quiet_answers_in_its_exit_code(repo: Path, cli) -> None:
@@ -149,3 +149,67 @@ def test_diff_in_a_clone_fetches_the_manifest(repo: Path, tmp_path: Path, cli,
     monkeypatch.chdir(tmp_path / "clone")
     changes = _diff(cli, "HEAD~1", "HEAD")
     assert [(c["kind"], c["path"]) for c in changes] == [("added", "images/b.png")]
+
+
+def _lose_manifest(repo: Path) -> tuple[str, list[str]]:
+    """Commit a tracked directory, then lose its manifest; returns (manifest, file oids)."""
+    import gitml
+    from gitml import manifest, pointer
+
+    write(repo / "images" / "a.png", "a")
+    write(repo / "images" / "b.png", "b")
+    assert run_cli("add", "images").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "images")
+    store = gitml.Repo().store
+    moid = pointer.load(str(repo / "images.gitml")).oid
+    files = [e.oid for e in manifest.loads(store.read_bytes(moid), "m")]
+    os.unlink(store.path(moid))
+    return moid, files
+
+
+def test_gc_never_guesses_about_a_manifest_it_cannot_read(repo: Path, cli) -> None:
+    import gitml
+
+    moid, files = _lose_manifest(repo)
+    store = gitml.Repo().store
+    for args in (("gc",), ("gc", "--dry-run")):
+        r = cli(*args)
+        assert r.code == 1, r.out + r.err
+        assert moid in r.err and "images at commit" in r.err and "nothing was deleted" in r.err
+    assert all(store.has(o) for o in files)
+    r = cli("gc", "--force")
+    assert r.code == 0 and moid in r.err and "were not kept" in r.err
+    assert not any(store.has(o) for o in files)
+
+
+def test_gc_fetches_a_missing_manifest_from_the_default_remote(repo: Path, tmp_path: Path,
+                                                               cli) -> None:
+    import gitml
+
+    assert cli("remote", "add", "storage", str(tmp_path / "remote"), "--default").code == 0
+    write(repo / "images" / "a.png", "a")
+    assert cli("add", "images").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "images")
+    assert cli("push").code == 0
+    from gitml import pointer
+
+    store = gitml.Repo().store
+    moid = pointer.load(str(repo / "images.gitml")).oid
+    os.unlink(store.path(moid))
+    r = cli("gc")
+    assert r.code == 0, r.err
+    assert store.has(moid) and len(list(store.iter_oids())) == 2
+
+
+def test_gc_remote_never_guesses_either(repo: Path, tmp_path: Path, cli) -> None:
+    assert cli("remote", "add", "storage", str(tmp_path / "remote"), "--default").code == 0
+    moid, files = _lose_manifest(repo)
+    remote_files = tmp_path / "remote" / "objects"
+    for o in files:  # the remote has the files, not the manifest
+        (remote_files / o[5:7]).mkdir(parents=True, exist_ok=True)
+        (remote_files / o[5:7] / o[7:]).write_text("x")
+    r = cli("gc", "--remote", "storage")
+    assert r.code == 1 and moid in r.err and "nothing was deleted" in r.err
+    assert all((remote_files / o[5:7] / o[7:]).exists() for o in files)
