@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gitml import faults, gitio, pointer, tracked, yamlio
-from gitml.dvcimport import discover, lock, objects, pipeline, remotes
+from gitml.dvcimport import discover, intake, lock, objects, pipeline, remotes
 from gitml.dvcimport.dvcfiles import (
     MAX_YAML,
     DvcFile,
@@ -255,115 +255,14 @@ def _bring(repo: Repo, p: _Parsed, cache: objects.DvcCache,
     """Bring in every object the workspace or any commit names, then convert directories."""
     every = dict(discover.history_hashes(repo.root))
     every.update({k: h for k, (h, _) in wanted.items()})
-    dir_entries: dict[str, list[tuple[str, str, bool]]] = {}
-    for name, h in every.items():
-        if not h.is_dir:
-            continue
-        path = cache.path(h)
-        if path is None:
-            continue
-        try:
-            dir_entries[name] = objects.read_dir(path, h.md5, h.legacy)
-        except (GitmlError, OSError) as e:
-            p.skips.append(Skip(f"DVC cache {h.name}", str(e)))
-    files: dict[str, objects.Found] = {}
-    for h in every.values():
-        if not h.is_dir:
-            _find(cache, h, files)
-    for name, entries in dir_entries.items():
-        legacy = every[name].legacy
-        for _, md5, _ in entries:
-            _find(cache, DvcHash(md5, legacy=legacy), files)
-    found = list(files.values())
-    with Progress("importing DVC's cache", total=len(found), unit="objects") as bar:
-        brought = objects.bring_all(repo.store, found,
-                                    progress=bar.update if bar.on and not quiet else None)
-    maps = _Maps(brought.files)
-    result.objects, result.linked, result.copied = len(brought.files), brought.linked, \
-        brought.copied
-    for md5, reason in brought.corrupt.items():
-        p.data_problem(Skip(f"DVC cache {md5}", f"{reason}; not imported"))
-    taken = _from_workspace(repo, p, wanted, dir_entries, maps)
-    result.objects += taken
-    result.copied += taken
-    for name, entries in dir_entries.items():
-        h = every[name]
-        ws_path = wanted[name][1] if name in wanted else None
-        made = objects.convert_dir(repo.store, entries, maps.files, _exec_of(repo, ws_path),
-                                   f"DVC directory {name}")
-        if isinstance(made, list):
-            if ws_path is not None:
-                p.data_problem(Skip(ws_path, f"{len(made)} of its files are in neither DVC's "
-                                    "cache nor the workspace (dvc pull, or --fetch); not "
-                                    "converted"))
-            continue
-        maps.dirs[h.md5] = made
-        result.directories += 1
-    return maps
-
-
-def _find(cache: objects.DvcCache, h: DvcHash, into: dict[str, objects.Found]) -> None:
-    if h.md5 in into:
-        return
-    path = cache.path(h)
-    if path is not None:
-        into[h.md5] = objects.Found(h.md5, False, h.legacy, path)
-
-
-def _from_workspace(repo: Repo, p: _Parsed, wanted: dict[str, tuple[DvcHash, str]],
-                    dir_entries: dict[str, list[tuple[str, str, bool]]], maps: _Maps) -> int:
-    """Data DVC's cache lacks but the workspace holds, unchanged: stored from there (a
-    copy); returns how many objects."""
-    todo: list[tuple[str, str, bool]] = []  # (workspace path, md5, legacy)
-    for name, (h, rel) in wanted.items():
-        if not h.is_dir:
-            if h.md5 not in maps.files:
-                todo.append((rel, h.md5, h.legacy))
-            continue
-        entries = dir_entries.get(name)
-        if entries is None and lock.dir_md5(repo.abspath(rel), h.legacy) == h.md5:
-            entries = dir_entries[name] = _ws_entries(repo.abspath(rel))
-        for frel, md5, _ in entries or ():
-            if md5 not in maps.files:
-                todo.append((f"{rel}/{frel}", md5, h.legacy))
-    n = 0
-    for rel, md5, legacy in todo:
-        full = repo.abspath(rel)
-        if md5 in maps.files or not os.path.isfile(full):
-            continue
-        try:
-            oid, size, _ = objects.bring(repo.store, full, md5, legacy, link=False)
-        except objects.Corrupt:
-            continue  # changed since DVC hashed it: not the content DVC recorded
-        maps.files[md5] = (oid, size)
-        n += 1
-    return n
-
-
-def _ws_entries(full: str) -> list[tuple[str, str, bool]]:
-    import hashlib
-
-    from gitml.fsutil import scan_stats
-
-    out = []
-    for rel in sorted(scan_stats(full)):
-        with open(os.path.join(full, rel), "rb") as f:
-            out.append((rel, hashlib.file_digest(f, "md5").hexdigest(), False))
-    return out
-
-
-def _exec_of(repo: Repo, rel: str | None) -> Any:
-    if rel is None:
-        return None
-    base = repo.abspath(rel)
-
-    def exec_of(frel: str) -> bool:
-        try:
-            return bool(os.stat(os.path.join(base, frel)).st_mode & 0o100)
-        except OSError:
-            return False
-
-    return exec_of
+    got = intake.take(repo, cache, every, wanted, quiet)
+    p.skips += got.skips
+    for skip in got.problems:
+        p.data_problem(skip)
+    result.objects = len(got.files)
+    result.linked, result.copied, result.directories = got.linked, got.copied, got.directories
+    result.modified = got.modified
+    return _Maps(got.files, got.dirs)
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -475,11 +374,9 @@ def _check(repo: Repo, result: ImportResult) -> None:
     """Which converted paths differ from their pointers, which stages would run (the stat
     cache learns every file on the way, so the next status is quick)."""
     from gitml import pipeline as gpipeline
-    from gitml import workspace
 
-    targets = [p[: -len(pointer.SUFFIX)] for p in result.pointers]
-    if targets:
-        result.modified = [s.path for s in workspace.status(repo, targets) if s.state != "ok"]
+    written = set(result.pointers)
+    result.modified = sorted(m for m in result.modified if m + pointer.SUFFIX in written)
     status = gpipeline.project_status(repo)
     if status is not None:
         result.stale = [s.name for s in status.stale]

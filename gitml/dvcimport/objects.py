@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gitml import forkpool, manifest
 from gitml.dvcimport.dvcfiles import DvcHash, parse_dir
@@ -42,19 +43,34 @@ class DvcCache:
     def __init__(self, root: str) -> None:
         self.root = root
         self.files = os.path.join(root, "files", "md5")
+        self._index: dict[str, Found] | None = None
 
-    def path(self, h: DvcHash, *, new: bool = False) -> str | None:
-        """Where ``h`` is (DVC 3's layout first, then DVC 2's); None when absent. With
-        ``new``: where a fetched copy goes (the layout its hash kind belongs to)."""
+    def index(self) -> dict[str, Found]:
+        """Every object in the cache by its DVC name (``<md5>`` or ``<md5>.dir``): one walk,
+        kept until :meth:`forget`. DVC 3's layout wins over DVC 2's for a name in both."""
+        if self._index is None:
+            self._index = {}
+            for f in self.scan():
+                name = f.md5 + ".dir" if f.is_dir else f.md5
+                if name not in self._index or not f.legacy:
+                    self._index[name] = f
+        return self._index
+
+    def forget(self) -> None:
+        """Objects were added: the next :meth:`index` walks again."""
+        self._index = None
+
+    def path(self, h: DvcHash) -> str | None:
+        """Where the object of ``h`` is; None when the cache lacks it."""
+        found = self.index().get(h.name)
+        return found.path if found is not None else None
+
+    def new_path(self, h: DvcHash) -> str:
+        """Where a fetched copy of ``h`` goes: the layout its kind of hash belongs to."""
         name = h.name
-        modern = os.path.join(self.files, name[:2], name[2:])
-        legacy = os.path.join(self.root, name[:2], name[2:])
-        if new:
-            return legacy if h.legacy else modern
-        for p in (modern, legacy) if not h.legacy else (legacy, modern):
-            if os.path.isfile(p):
-                return p
-        return None
+        if h.legacy:
+            return os.path.join(self.root, name[:2], name[2:])
+        return os.path.join(self.files, name[:2], name[2:])
 
     def scan(self) -> Iterator[Found]:
         """Every object in the cache (both layouts); other names are skipped."""
@@ -75,8 +91,7 @@ class DvcCache:
                             yield Found(d.name + rest, is_dir, legacy, e.path)
 
 
-def _is_hex(s: str) -> bool:
-    return all(c in "0123456789abcdef" for c in s)
+_is_hex = re.compile(r"[0-9a-f]+").fullmatch
 
 
 def is_text(block: bytes) -> bool:
@@ -118,9 +133,10 @@ class Corrupt(GitmlError):
 
 
 def bring(store: Store, src: str, md5: str, legacy: bool, link: bool = True
-          ) -> tuple[str, int, bool]:
+          ) -> tuple[str, int, bool, tuple[int, int]]:
     """Verify the DVC object at ``src`` against ``md5`` and store it; returns (oid, size,
-    linked). Raises :class:`Corrupt` when the bytes do not match (nothing is stored)."""
+    linked, (dev, inode) of ``src``). Raises :class:`Corrupt` when the bytes do not match
+    (nothing is stored)."""
     fd = os.open(src, os.O_RDONLY)
     try:
         st = os.fstat(fd)
@@ -134,28 +150,30 @@ def bring(store: Store, src: str, md5: str, legacy: bool, link: bool = True
         os.close(fd)
     if got != md5 and not (legacy and _dos_ok(src, md5)):
         raise Corrupt(f"DVC's cache object {src} is corrupt: its content has MD5 {got}")
+    inode = (st.st_dev, st.st_ino)
     if store.has(oid):
-        return oid, size, False
+        return oid, size, False, inode
     if link and store.put_link(src, oid, st):
-        return oid, size, True
+        return oid, size, True, inode
     again, n = store.put_file(src, size)
     if again != oid:
         raise GitmlError(f"{src} changed while it was being imported; run the import again")
-    return oid, n, False
+    return oid, n, False, inode
 
 
 def _bring_bytes(store: Store, src: str, data: bytes, md5: str, legacy: bool,
-                 st: os.stat_result, link: bool) -> tuple[str, int, bool]:
+                 st: os.stat_result, link: bool) -> tuple[str, int, bool, tuple[int, int]]:
     got = hashlib.md5(data, usedforsecurity=False).hexdigest()
     if got != md5 and not (legacy and dos2unix_md5(_reader(data)) == md5):
         raise Corrupt(f"DVC's cache object {src} is corrupt: its content has MD5 {got}")
     oid = hash_bytes(data)
+    inode = (st.st_dev, st.st_ino)
     if store.has(oid):
-        return oid, len(data), False
+        return oid, len(data), False, inode
     if link and store.put_link(src, oid, st):
-        return oid, len(data), True
+        return oid, len(data), True, inode
     store.put_bytes(data, check=False)
-    return oid, len(data), False
+    return oid, len(data), False, inode
 
 
 def _reader(data: bytes) -> Callable[[int], bytes]:
@@ -194,36 +212,36 @@ def _hash_both(fd: int) -> tuple[str, str, int]:
 class Brought:
     """What :func:`bring_all` did: md5 -> (oid, size) of every file object brought in."""
 
-    files: dict[str, tuple[str, int]]
-    corrupt: dict[str, str]  # md5 -> reason
+    files: dict[str, tuple[str, int]] = field(default_factory=dict)
+    inodes: dict[str, tuple[int, int]] = field(default_factory=dict)  # of DVC's files
+    corrupt: dict[str, str] = field(default_factory=dict)  # md5 -> reason
     linked: int = 0
     copied: int = 0
-    present: int = 0
 
 
 def bring_all(store: Store, found: list[Found], link: bool = True,
               progress: Callable[[int], None] | None = None) -> Brought:
     """Bring every file object of ``found`` into the store (two processes when many)."""
 
-    def one(f: Found) -> tuple[str, int, int] | str:
+    def one(f: Found) -> tuple[str, int, bool, tuple[int, int]] | str:
         try:
-            oid, size, linked = bring(store, f.path, f.md5, f.legacy, link)
+            return bring(store, f.path, f.md5, f.legacy, link)
         except Corrupt as e:
             return str(e)
         except FileNotFoundError:
             return f"{f.path} disappeared while being imported"
-        return oid, size, int(linked)
 
     results = forkpool.split_map(one, found, progress)
     if len(found) >= forkpool.MIN_ITEMS:
         store.wrote_elsewhere()
-    out = Brought({}, {})
+    out = Brought()
     for f, r in zip(found, results, strict=True):
         if isinstance(r, str):
             out.corrupt[f.md5] = r
             continue
-        oid, size, linked = r
+        oid, size, linked, inode = r
         out.files[f.md5] = (oid, size)
+        out.inodes[f.md5] = inode
         if linked:
             out.linked += 1
         else:

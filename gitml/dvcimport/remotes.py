@@ -212,8 +212,7 @@ def fetch(backend: Backend, cache: DvcCache, hashes: list[DvcHash], jobs: int,
     out = Fetched()
 
     def one(h: DvcHash) -> str:
-        dst = cache.path(h, new=True)
-        assert dst is not None
+        dst = cache.new_path(h)
         directory = os.path.dirname(dst)
         os.makedirs(directory, exist_ok=True)
         for key in _keys(h):
@@ -237,6 +236,7 @@ def fetch(backend: Backend, cache: DvcCache, hashes: list[DvcHash], jobs: int,
             if progress:
                 progress(1)
     backend.close()
+    cache.forget()
     return out
 
 

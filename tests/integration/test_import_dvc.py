@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dvcpeer
 import pytest
+import s3server
 from conftest import git, write
 
 from gitml import api
@@ -372,3 +373,48 @@ def test_killed_before_pointers_then_rerun_finishes(project: Path, cli) -> None:
     assert r.code == 0, r.out + r.err
     st = json.loads(cli("status", "--json").out)
     assert [i for i in st if i.get("state") != "ok"] == []
+
+
+@pytest.mark.s3
+def test_s3_remote_fetch_convert_push_and_pull_in_a_clone(project: Path, cli,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    srv = s3server.shared()
+    url = f"s3://{srv.bucket}/dvcimport-{os.getpid()}-{project.parent.parent.name}"
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    dvc(project, "remote", "add", "-d", "-f", "s3r", url)
+    dvc(project, "remote", "modify", "s3r", "endpointurl", srv.endpoint)
+    dvc(project, "remote", "modify", "--local", "s3r", "access_key_id", srv.access_key)
+    dvc(project, "remote", "modify", "--local", "s3r", "secret_access_key", srv.secret_key)
+    dvc(project, "push", "-q")
+    git(project, "commit", "-qam", "s3 remote")
+    want = workspace_files(project)
+    shutil.rmtree(project / ".dvc" / "cache")
+    shutil.rmtree(project / "data/images")
+    (project / "models/model.txt").unlink()
+    r = cli("import-dvc", "--fetch", "-j", "4")
+    assert r.code == 0, r.out + r.err
+    assert cli("checkout").code == 0
+    # DVC records no executable bits: data that comes from a remote has none (as with dvc)
+    want = {k: (md5, False) for k, (md5, _) in want.items()}
+    assert {k: (md5, False) for k, (md5, _) in workspace_files(project).items()} == want
+    shared = (project / ".gitml/config.yaml").read_text()
+    assert srv.secret_key not in shared and srv.access_key not in shared
+    assert f"url: {url}" in shared and srv.endpoint in shared
+    local = project / ".gitml/config.local.yaml"
+    assert srv.secret_key in local.read_text() and local.stat().st_mode & 0o777 == 0o600
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "gitml")
+    assert cli("push").code == 0
+    keys = [o["Key"] for o in srv.client().list_objects_v2(
+        Bucket=srv.bucket, Prefix=url.split("/", 3)[3] + "/")["Contents"]]
+    assert any("/objects/" in k for k in keys) and any("/files/md5/" in k for k in keys)
+    clone = project.parent / "clone"
+    git(project.parent, "clone", "-q", str(project), str(clone))
+    os.chdir(clone)
+    for k, v in srv.env().items():  # the clone has no config.local.yaml: the AWS chain
+        monkeypatch.setenv(k, v)
+    r = cli("pull")
+    assert r.code == 0, r.err
+    assert {k: (md5, False) for k, (md5, _) in workspace_files(clone).items()
+            if k in want} == want

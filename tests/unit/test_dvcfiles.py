@@ -118,7 +118,7 @@ def test_dvc2_cache_objects_are_verified_with_crlf_as_lf(tmp_path: Path) -> None
     found = list(cache.scan())
     assert [(f.md5, f.legacy) for f in found] == [(md5, True)] and cache.path(h)
     store = Store(str(tmp_path / "store"))
-    oid, size, _ = objects.bring(store, found[0].path, md5, True)
+    oid, size, _, _ = objects.bring(store, found[0].path, md5, True)
     assert store.read_bytes(oid) == text and size == len(text)
     binary = b"\x00\x01\r\n" * 4  # not text: hashed as it is
     with pytest.raises(objects.Corrupt):
@@ -131,3 +131,31 @@ def test_dvc2_cache_objects_are_verified_with_crlf_as_lf(tmp_path: Path) -> None
 def _put(path: Path, data: bytes) -> str:
     path.write_bytes(data)
     return str(path)
+
+
+def test_fetch_reads_both_dvc_layouts_of_a_directory_remote_and_checks_md5(
+        tmp_path: Path) -> None:
+    from gitml.remotes.local import DirectoryBackend
+
+    remote = tmp_path / "remote"
+    new, old, bad = b"dvc 3 object\n", b"dvc 2\r\nobject\r\n", b"not what it says\n"
+    m_new = hashlib.md5(new).hexdigest()
+    m_old = hashlib.md5(old.replace(b"\r\n", b"\n")).hexdigest()
+    m_bad = hashlib.md5(b"something else").hexdigest()
+    for key, data in ((f"files/md5/{m_new[:2]}/{m_new[2:]}", new),
+                      (f"{m_old[:2]}/{m_old[2:]}", old),
+                      (f"files/md5/{m_bad[:2]}/{m_bad[2:]}", bad)):
+        (remote / key).parent.mkdir(parents=True, exist_ok=True)
+        (remote / key).write_bytes(data)
+    cache = objects.DvcCache(str(tmp_path / "cache"))
+    backend = DirectoryBackend(str(remote), str(remote))
+    backend.key_of = remotes._same  # type: ignore[method-assign]
+    want = [dvcfiles.DvcHash(m_new), dvcfiles.DvcHash(m_old, legacy=True),
+            dvcfiles.DvcHash(m_bad), dvcfiles.DvcHash("f" * 32)]
+    got = remotes.fetch(backend, cache, want, jobs=2)
+    assert [h.md5 for h in got.got] == [m_new, m_old]
+    assert [h.md5 for h in got.corrupt] == [m_bad] and [h.md5 for h in got.missing] == ["f" * 32]
+    assert Path(cache.path(want[0]) or "").read_bytes() == new
+    assert Path(cache.path(want[1]) or "").read_bytes() == old
+    assert cache.path(want[2]) is None  # a corrupt object never enters the cache
+    assert not list((tmp_path / "cache").rglob(".gitml-tmp-*"))
