@@ -86,8 +86,11 @@ def take(repo: Repo, cache: objects.DvcCache, every: dict[str, DvcHash],
             continue
         out.dirs[every[name].md5] = made
         out.directories += 1
-        if rel in ws.clean:  # the next status: one walk, nothing read
-            repo.statcache.root(rel).set_snapshot(made[0], stat_digest(ws.walks[rel])[0])
+        walk = ws.walks.get(rel or "", {})
+        if rel in ws.clean and not any(stat.S_ISLNK(st.st_mode) for st in walk.values()):
+            # the next status: one walk, nothing read (a tree with symbolic links is checked
+            # file by file, as gitml status does)
+            repo.statcache.root(rel).set_snapshot(made[0], stat_digest(walk)[0])
     repo.statcache.commit()
     return out
 
