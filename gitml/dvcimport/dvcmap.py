@@ -19,6 +19,7 @@ A ``.dir`` line names the gitml manifest of the same directory and its file coun
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gitml import yamlio
@@ -61,17 +62,34 @@ def loads(data: bytes, source: str) -> Map:
 
 
 def record_oid(repo: Repo) -> str | None:
-    """The map object the workspace's record names (None: no DVC import here)."""
+    """The map object the record names: the workspace's, or in a repository without one
+    (another repository's bare clone) HEAD's; None: no DVC import there."""
     path = os.path.join(repo.root, *RECORD.split("/"))
     try:
         with open(path, "rb") as f:
-            doc = yamlio.loads(f.read(1 << 16), RECORD)
-    except FileNotFoundError:
+            data: bytes | None = f.read(1 << 16)
+    except FileNotFoundError:  # a work tree without it has no import; a bare clone: HEAD's
+        data = None if os.path.isdir(os.path.join(repo.root, ".gitml")) else _at_head(repo)
+    if data is None:
         return None
+    doc = yamlio.loads(data, RECORD)
     if not isinstance(doc, dict) or doc.get("gitml-dvc-map") != 1 or not is_oid(doc.get("map")):
         raise FormatError(RECORD, "not a gitml DVC map record (expected gitml-dvc-map: 1 and "
                                   "map: xxh3:...)")
     return str(doc["map"])
+
+
+_heads: dict[str, bytes | None] = {}
+
+
+def _at_head(repo: Repo) -> bytes | None:
+    if repo.root not in _heads:
+        from gitml import gitio
+
+        with gitio.BatchReader(repo.root) as reader:
+            obj = reader.read_object(f"HEAD:{RECORD}", limit=1 << 16)
+        _heads[repo.root] = obj[2] if obj is not None and obj[1] == "blob" else None
+    return _heads[repo.root]
 
 
 def save(repo: Repo, entries: Map) -> str:
@@ -91,9 +109,10 @@ def save(repo: Repo, entries: Map) -> str:
 _cache: dict[str, Map] = {}
 
 
-def load(repo: Repo, *, fetch: bool = True) -> Map:
-    """The map the workspace's record names ({} without one). A map missing from the store
-    is fetched from the default remote (``fetch``), else an error says so."""
+def load(repo: Repo, *, fetch: bool | Callable[[str], None] = True) -> Map:
+    """The map the record names ({} without one). A map missing from the store is fetched
+    from the default remote (``fetch``; or by ``fetch(oid)`` when it is a function), else
+    an error says so."""
     if repo.root in _cache:
         return _cache[repo.root]
     oid = record_oid(repo)
@@ -102,10 +121,13 @@ def load(repo: Repo, *, fetch: bool = True) -> Map:
     if not repo.store.has(oid):
         if not fetch:
             return {}
-        from gitml.readapi import RevReader
+        if callable(fetch):
+            fetch(oid)
+        else:
+            from gitml.readapi import RevReader
 
-        with RevReader(repo) as reader:  # fetched from the default remote, or an error
-            reader.object_path(oid, RECORD)
+            with RevReader(repo) as reader:  # from the default remote, or an error
+                reader.object_path(oid, RECORD)
     m = loads(repo.store.read_bytes(oid, what=RECORD), f"DVC map {oid}")
     _cache[repo.root] = m
     return m

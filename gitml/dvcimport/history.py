@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gitml import gitio
@@ -38,14 +39,17 @@ _cache: dict[tuple[str, str], dict[str, Pointer]] = {}
 
 
 def enabled(repo: Repo) -> bool:
-    """True when the workspace records a DVC import (its map)."""
-    return os.path.exists(os.path.join(repo.root, *dvcmap.RECORD.split("/")))
+    """True when the workspace (or, without one, HEAD) records a DVC import (its map)."""
+    if os.path.exists(os.path.join(repo.root, *dvcmap.RECORD.split("/"))):
+        return True
+    return dvcmap.record_oid(repo) is not None
 
 
-def pointers_at(repo: Repo, rev: str, reader: gitio.BatchReader | None = None
-                ) -> dict[str, Pointer]:
+def pointers_at(repo: Repo, rev: str, reader: gitio.BatchReader | None = None, *,
+                fetch: Callable[[str], None] | None = None) -> dict[str, Pointer]:
     """{data path: pointer} for the data DVC's files track at ``rev`` (whose MD5 the map
-    knows); {} for a revision without DVC files or a repository without an import."""
+    knows); {} for a revision without DVC files or a repository without an import.
+    ``fetch(oid)`` brings a map missing from the store (default: the default remote)."""
     if not enabled(repo):
         return {}
     sha = gitio.rev_parse(repo.root, rev)
@@ -54,20 +58,21 @@ def pointers_at(repo: Repo, rev: str, reader: gitio.BatchReader | None = None
         own = reader is None
         reader = reader or gitio.BatchReader(repo.root)
         try:
-            _cache[key] = _pointers(repo, sha, reader)
+            _cache[key] = _pointers(repo, sha, reader, fetch)
         finally:
             if own:
                 reader.close()
     return _cache[key]
 
 
-def _pointers(repo: Repo, sha: str, reader: gitio.BatchReader) -> dict[str, Pointer]:
+def _pointers(repo: Repo, sha: str, reader: gitio.BatchReader,
+              fetch: Callable[[str], None] | None) -> dict[str, Pointer]:
     files = _tree(repo, sha)
     dvcfiles = [p for p in files if is_dvcfile(p)]
     locks = [p for p in files if posixpath.basename(p) == LOCK]
     if not dvcfiles and not locks:
         return {}
-    mapping = dvcmap.load(repo)
+    mapping = dvcmap.load(repo, fetch=fetch or True)
     found: dict[str, DvcHash] = {}
     for rel in dvcfiles:
         data = _blob(reader, files[rel])

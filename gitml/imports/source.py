@@ -169,6 +169,10 @@ class Source(Repo):
         where = f"{self.url}@{sha[:7]}:.gitml/config.yaml"
         with gitio.BatchReader(self.root) as reader:
             data = reader.read(f"{sha}:.gitml/config.yaml")
+            if data is None and reader.read("HEAD:.gitml/dvc-map.yaml") is not None:
+                # a commit from before gitml import-dvc: the remotes the import set up
+                where = f"{self.url}@HEAD:.gitml/config.yaml"
+                data = reader.read("HEAD:.gitml/config.yaml")
         doc = yamlio.loads(data, where) if data else None
         doc = doc if isinstance(doc, dict) else {}
         shared: dict[str, Any] = {}

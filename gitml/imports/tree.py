@@ -88,6 +88,9 @@ def resolve(src: Source, path: str) -> Target:
                 ptr = pointer.loads(data, f"{src.url}:{path}{pointer.SUFFIX}",
                                     path.rpartition("/")[2])
                 return Target(path, ptr.kind, [("", ptr)])
+            old = dvc_era(src, commit, reader).get(path)
+            if old is not None:
+                return Target(path, old.kind, [("", old)])
         obj = reader.read_object(f"{commit}:{path}" if path else f"{commit}^{{tree}}", limit=0)
         if obj is not None and obj[1] == "tree":
             return _git_dir(src, commit, path, reader)
@@ -102,9 +105,11 @@ def resolve(src: Source, path: str) -> Target:
         for i in range(len(parts) - 1, 0, -1):  # inside a tracked directory?
             base = "/".join(parts[:i])
             data = reader.read(f"{commit}:{base}{pointer.SUFFIX}")
-            if data is None:
+            found = dvc_era(src, commit, reader).get(base) if data is None else None
+            if data is None and found is None:
                 continue
-            ptr = pointer.loads(data, f"{src.url}:{base}{pointer.SUFFIX}", parts[i - 1])
+            ptr = found or pointer.loads(data or b"", f"{src.url}:{base}{pointer.SUFFIX}",
+                                         parts[i - 1])
             if ptr.is_dir:
                 rest = "/".join(parts[i:])
                 files = manifest_of(src, base, ptr)
@@ -140,12 +145,30 @@ def _git_dir(src: Source, commit: str, path: str, reader: gitio.BatchReader) -> 
                 target.tracked.append((rel[:-len(pointer.SUFFIX)], ptr))
                 continue
         target.blobs.append(Item(rel, size, mode == "100755", blob=sha))
+    for p, ptr in dvc_era(src, commit, reader).items():  # a commit from before import-dvc
+        if not path or p.startswith(path + "/"):
+            target.tracked.append((p[cut:], ptr))
     data_paths = {rel for rel, _ in target.tracked}
+    target.blobs = [b for b in target.blobs if not (  # their DVC files are not data
+        b.rel.endswith(".dvc") and b.rel[:-4] in data_paths)]
     # the .gitignore lines gitml writes for tracked paths are not data
     target.blobs = [b for b in target.blobs if not (
         b.rel.rpartition("/")[2] == ".gitignore" and any(
             d.rpartition("/")[0] == b.rel.rpartition("/")[0] for d in data_paths))]
     return target
+
+
+def dvc_era(src: Source, commit: str, reader: gitio.BatchReader) -> dict[str, Pointer]:
+    """The data a commit from before ``gitml import-dvc`` tracks with DVC's files, through
+    the DVC map the source's default branch records (gitml/dvcimport/history.py)."""
+    from gitml.dvcimport import history
+
+    def fetch(oid: str) -> None:
+        from gitml.remotes import transfer
+
+        transfer.fetch_objects(src, [oid], src.check_remote())
+
+    return history.pointers_at(src, commit, reader, fetch=fetch)
 
 
 def _writable(rel: str) -> bool:

@@ -19,6 +19,7 @@ import pytest
 import s3server
 from conftest import git, write
 
+import gitml
 from gitml import api
 
 SCRIPTS = {
@@ -274,6 +275,15 @@ def test_pull_from_the_converted_remote_into_a_fresh_clone(project: Path, cli,
     assert r.code == 0, r.err
     got = {(c["path"], c["key"]) for c in json.loads(r.out)["changes"]}
     assert ("eval/scores.json", "acc") in got and ("metrics.json", "loss") in got
+    # gitml get of a DVC-era revision of that repository, from outside it
+    os.chdir(tmp_path)
+    r = cli("get", str(project), "models/model.txt", "--rev", "exp", "-o", "model-exp.txt")
+    assert r.code == 0, r.err
+    assert (tmp_path / "model-exp.txt").read_bytes() == api.read(
+        "models/model.txt", rev="exp", repo=gitml.Repo(project))
+    r = cli("get", str(project), "data/images", "--rev", "HEAD~1", "-o", "images")
+    assert r.code == 0, r.err
+    assert (tmp_path / "images/img4.bin").read_bytes() == bytes(range(4, 68)) * 5
 
 
 def test_fetch_gets_what_the_local_cache_lacks(project: Path, cli) -> None:
