@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -60,6 +61,10 @@ def synth(src: str | None, out: str | None, rows: int | None, seed: int, key: tu
     from gitml.cli.data import _tune_memory
 
     _tune_memory()
+    # One BLAS thread per matrix product: the DCR runs its blocks on all cores itself, and
+    # BLAS threads spinning beside them on a busy machine cost more than they bring.
+    # Only effective before numpy is first imported; an explicit setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if verify_path is not None:
         if src is not None or out or rows or key or exclude or replace or fail_under:
             raise BadInputError("--verify OUT takes no SRC and no synthesis options: "

@@ -198,7 +198,8 @@ def test_report_files_and_thresholds(src: Path, repo: Path, cli) -> None:
     assert m["target"] == "churned" and m["metric"] == "balanced_accuracy"
     assert m["real"] > 0.6 and m["utility"] > 0.85 and m["test_rows"] == 800
     dcr = d["privacy"]["dcr"]
-    assert 0.35 < dcr["share_closer_to_training"] < 0.65 and dcr["reference_rows"] == 800
+    assert dcr["expected_share"] == 0.8 and dcr["reference_rows"] == 4000
+    assert abs(dcr["share_closer_to_training"] - 0.8) < 0.04 and dcr["reference_fraction"] == 1
     assert d["written"] and d["lineage"]["report"] == h
     assert synth(cli, "data/customers.parquet", "-k", "user_id", "--target", "age",
                  "--report", "rep.md", "-o", "twin2.parquet").code == 0

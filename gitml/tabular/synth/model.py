@@ -147,7 +147,11 @@ def fit(table: pa.Table, opts: SynthOptions) -> Model:
     scores: list[np.ndarray] = []
     for c in cols:
         if c.kind == "number":
-            m, s = _fit_number(c, table[c.name], len(scores))
+            fitted = _fit_number(c, table[c.name], len(scores))
+            if fitted is None:  # NaN or infinite floats only: nothing to model
+                c.kind = "null"
+                continue
+            m, s = fitted
         elif c.kind in ("bool", "category"):
             m, s = _fit_levels(c, table[c.name], counts.get(c.name), opts.min_count,
                                len(scores))
@@ -185,7 +189,7 @@ def _pdf(x: np.ndarray) -> np.ndarray:
 
 
 def _fit_number(c: Column, col: pa.ChunkedArray, dim: int
-                ) -> tuple[Marginal, list[np.ndarray]]:
+                ) -> tuple[Marginal, list[np.ndarray]] | None:
     """Quantiles of the values; the normal scores of the values (NaN for nulls) and, when
     there are nulls, of being null (its own dimension, so that missing values keep their
     own relation to the other columns)."""
@@ -193,8 +197,12 @@ def _fit_number(c: Column, col: pa.ChunkedArray, dim: int
 
     vals, valid = numbers(col)
     n = len(vals)
-    xs = np.sort(vals[valid], kind="stable")
+    v = vals[valid]
+    order = np.argsort(v, kind="stable")
+    xs = v[order]
     nn = len(xs)
+    if nn == 0:
+        return None
     p_null = (n - nn) / n
     c.step = detect_step(xs, c.integer)
     k = min(nn, GRID)
@@ -202,16 +210,32 @@ def _fit_number(c: Column, col: pa.ChunkedArray, dim: int
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, nn - 1)
     grid = xs[lo] + (pos - lo) * (xs[hi] - xs[lo])
-    v = vals[valid]
+    left, right = _tie_bounds(xs)  # of each sorted value's run of equal values
     score = np.full(n, np.nan)
-    score[valid] = _scores(np.searchsorted(xs, v, "left") / nn,
-                           np.searchsorted(xs, v, "right") / nn)
+    scored = np.empty(nn)
+    scored[order] = _scores(left / nn, right / nn)
+    score[valid] = scored
     out = [score]
     null_dim = None
     if p_null > 0:
         null_dim = dim + 1
         out.append(_scores(np.where(valid, p_null, 0.0), np.where(valid, 1.0, p_null)))
     return Marginal(c, dim=dim, null_dim=null_dim, p_null=p_null, grid=grid), out
+
+
+def _tie_bounds(xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each value of sorted ``xs``: where its run of equal values starts and ends."""
+    import numpy as np
+
+    n = len(xs)
+    idx = np.arange(n)
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = xs[1:] != xs[:-1]
+    left = np.maximum.accumulate(np.where(starts, idx, 0))
+    ends = np.ones(n, dtype=bool)
+    ends[:-1] = starts[1:]
+    right = np.minimum.accumulate(np.where(ends, idx + 1, n)[::-1])[::-1]
+    return left, right
 
 
 def _fit_levels(c: Column, col: pa.ChunkedArray, vc: list[tuple[Any, int]] | None,

@@ -5,7 +5,8 @@ Headline scores are in [0, 1], higher is better:
 - ``fidelity``: 1 - the mean per-column distance (KS or total variation);
 - ``correlation``: 1 - the mean absolute difference of the Spearman matrices;
 - ``utility``: model trained on synthetic rows / trained on real rows, on held-out rows;
-- ``privacy``: from the DCR comparison, 2 * (1 - share of rows nearer the training rows);
+- ``privacy``: from the DCR comparison, (1 - share of synthetic rows whose closest source row
+  is a training row) / (1 - the share expected of rows that know neither set);
 
 and ``exact_copies``, the synthetic rows equal to a source row, which must be 0.
 """
@@ -114,10 +115,14 @@ def _lines(report: dict[str, Any]) -> list[str]:
     out.append(f"exact copies of source rows: {p['exact_copies']:,}")
     d = p.get("dcr")
     if d:
-        out.append(f"DCR: {d['share_closer_to_training']:.1%} of {d['rows']:,} rows nearer "
-                   f"the training rows than the held-out ones (privacy {d['privacy']:.3f}); "
-                   f"median distance {d['dcr_median']:.4f} vs {d['baseline_median']:.4f} "
-                   f"for held-out rows")
+        seen = "" if d["reference_fraction"] >= 1 else \
+            f", a {d['reference_fraction']:.1%} sample of the source"
+        out.append(f"DCR: the closest source row of {d['share_closer_to_training']:.1%} of "
+                   f"{d['rows']:,} synthetic rows is a training row (expected "
+                   f"{d['expected_share']:.1%}; privacy {d['privacy']:.3f}) among "
+                   f"{d['reference_rows']:,} source rows{seen}; median distance to the "
+                   f"training rows {d['dcr_median']:.4f}, of held-out rows "
+                   f"{d['baseline_median']:.4f}")
     else:
         out.append("DCR: not measured (no held-out rows: the source has fewer than 20)")
     pooled = p["pooling"]

@@ -27,12 +27,12 @@ def draw(model: Model, rng: np.random.Generator, n: int) -> np.ndarray:
     import numpy as np
 
     d = len(model.corr)
-    g = rng.standard_normal((n, d))
-    z = np.zeros((n, d))
-    for i in range(d):  # z = g @ chol.T, in a fixed order of sums (see model.py)
+    g = rng.standard_normal((d, n))  # a row per dimension: contiguous columns below
+    z = np.zeros((d, n))
+    for i in range(d):  # z = chol @ g, in a fixed order of sums (see model.py)
         for j in range(i + 1):
-            z[:, i] += g[:, j] * model.chol[i, j]
-    return z
+            z[i] += g[j] * model.chol[i, j]
+    return z.T
 
 
 def decode(model: Model, z: np.ndarray) -> dict[str, pa.Array]:
@@ -50,8 +50,11 @@ def _values(m: Marginal, u: np.ndarray) -> pa.Array:
     if m.is_number:
         valid = u[:, m.null_dim] >= m.p_null if m.null_dim is not None else \
             np.ones(len(u), dtype=bool)
-        k = len(m.grid)
-        vals = np.interp(u[:, m.dim] * (k - 1), np.arange(k), m.grid)
+        pos = u[:, m.dim] * (len(m.grid) - 1)  # the quantile grid is evenly spaced
+        lo = np.minimum(pos.astype(np.int64), len(m.grid) - 2) if len(m.grid) > 1 else \
+            np.zeros(len(pos), np.int64)
+        hi = np.minimum(lo + 1, len(m.grid) - 1)
+        vals = m.grid[lo] + (pos - lo) * (m.grid[hi] - m.grid[lo])
         return to_arrow(vals, valid, m.column)
     cum = np.cumsum(m.probs)
     codes = np.minimum(np.searchsorted(cum, u[:, m.dim] * cum[-1], "right"), len(m.levels) - 1)
