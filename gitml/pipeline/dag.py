@@ -118,14 +118,7 @@ class Pipeline:
 
     def closure(self, names: list[str]) -> set[str]:
         """``names`` and everything upstream of them."""
-        seen: set[str] = set()
-        stack = list(names)
-        while stack:
-            n = stack.pop()
-            if n not in seen:
-                seen.add(n)
-                stack.extend(self.upstream[n])
-        return seen
+        return _reach(names, self.upstream)
 
     def order(self, names: set[str] | None = None) -> list[str]:
         """Topological order of ``names`` (default all), stable with the file order."""
@@ -147,15 +140,7 @@ class Pipeline:
 
     def descendants(self, names: list[str]) -> set[str]:
         """``names`` and every stage that reads, directly or not, what they write."""
-        down = self.downstream()
-        seen: set[str] = set()
-        stack = list(names)
-        while stack:
-            n = stack.pop()
-            if n not in seen:
-                seen.add(n)
-                stack.extend(down[n])
-        return seen
+        return _reach(names, self.downstream())
 
     def select(self, targets: list[str] | None, single_item: bool = False,
                downstream: bool = False) -> list[str]:
@@ -224,3 +209,15 @@ class Pipeline:
         lines += [f'    "{u}" -> "{n}";' for n in names for u in self.upstream[n] if u in keep]
         lines.append("}")
         return "\n".join(lines)
+
+
+def _reach(names: list[str], edges: dict[str, list[str]]) -> set[str]:
+    """``names`` and every node reachable from them along ``edges``."""
+    seen: set[str] = set()
+    stack = list(names)
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(edges[n])
+    return seen
