@@ -135,6 +135,7 @@
     if (seq !== renderSeq) return;
     window.gitmlTiming[route.view] = performance.now() - started;
     window.gitmlRenders = (window.gitmlRenders || 0) + 1;
+    if (window.gitmlRenders === 1) window.gitmlTiming.firstRender = performance.now();  // since navigation
     document.body.setAttribute('data-ready', 'yes');
   }
   window.addEventListener('hashchange', () => render(false));
