@@ -355,7 +355,7 @@ def fsck(as_json: bool, quiet: bool, verbose: bool) -> None:
 @click.option("-l", "--list", "list_", is_flag=True, help="List every setting.")
 @report_options
 def config(key: str | None, value: str | None, local: bool, unset: bool, list_: bool,
-           as_json: bool) -> None:
+           as_json: bool, quiet: bool, verbose: bool) -> None:
     """Get or set a setting.
 
     \b
@@ -372,7 +372,7 @@ def config(key: str | None, value: str | None, local: bool, unset: bool, list_: 
             items = [(k, "****" if is_secret_key(k) else v, f) for k, v, f in conf.items()]
             if as_json:
                 emit_json([{"key": k, "value": v, "file": f} for k, v, f in items])
-            else:
+            elif not quiet:
                 for k, v, f in items:
                     click.echo(f"{k}={v}" + ("  (local)" if f == "local" else ""))
             return
@@ -381,12 +381,12 @@ def config(key: str | None, value: str | None, local: bool, unset: bool, list_: 
                 raise click.UsageError(f"{key} is not set")
             return
         if value is None:
-            _show_setting(conf, key, as_json)
+            _show_setting(conf, key, as_json, quiet)
             return
         conf.set(key, value, local=local)
 
 
-def _show_setting(conf: Any, key: str, as_json: bool) -> None:
+def _show_setting(conf: Any, key: str, as_json: bool, quiet: bool = False) -> None:
     """One setting's value; an unset one prints its default and says so (on stderr)."""
     from gitml.config import default, known
     from gitml.errors import BadInputError
@@ -406,6 +406,8 @@ def _show_setting(conf: Any, key: str, as_json: bool) -> None:
     v = "****" if is_set and is_secret_key(key) else v
     if as_json:
         emit_json({"key": key, "value": v, "set": is_set})
+        return
+    if quiet:
         return
     click.echo(v)
     if note:

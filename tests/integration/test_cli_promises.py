@@ -204,6 +204,8 @@ def test_config_of_an_unset_key_prints_its_default_and_says_so(repo: Path, cli) 
     r = cli("config", "core.lock_timeout")
     assert r.code == 0 and r.out.strip() == "60"
     assert "core.lock_timeout is not set; gitml uses the default 60" in r.err
+    r = cli("config", "core.lock_timeout", "-q")
+    assert r.code == 0 and r.out == "" and r.err == ""  # -q: not even the note
     r = cli("config", "core.link", "--json")
     assert json.loads(r.out) == {"key": "core.link", "value": "reflink,copy", "set": False}
     assert cli("config", "core.link", "copy").code == 0
