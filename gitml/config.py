@@ -195,11 +195,10 @@ class Config:
 
 def _read(path: str) -> dict[str, Any]:
     try:
-        with open(path, "rb") as f:
-            text = f.read()
+        text = yamlio.read(path, path, "config")
     except FileNotFoundError:
         return {}
-    data = yamlio.loads(text, path) or {}
+    data = yamlio.loads(text, path, "config") or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return data

@@ -71,8 +71,9 @@ def loads(data: bytes, source: str) -> list[Entry]:
     try:
         header = json.loads(head)
         rows = json.loads(b"[" + body.rstrip(b"\n").replace(b"\n", b",") + b"]")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise FormatError(source, f"malformed manifest: {e}") from None
+    except (ValueError, RecursionError) as e:  # syntax, huge integers, deep nesting
+        raise FormatError(source, f"malformed manifest: {str(e) or 'nested too deeply'}"
+                          ) from None
     if header.get("version") != VERSION:
         raise FormatError(source, f"unsupported manifest version {header.get('version')!r}")
     if not rows:

@@ -38,7 +38,7 @@ class _Conflict(Exception):
 
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
-        return f.read(1 << 20)
+        return f.read(pointer.MAX_BYTES + 1)
 
 
 def _parse(data: bytes, label: str, name: str, expected: str | None) -> Pointer | None:

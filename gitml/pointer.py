@@ -26,6 +26,7 @@ from gitml.pathrules import check_relpath
 SUFFIX = ".gitml"
 VERSION = 1
 KINDS = ("file", "dir")
+MAX_BYTES = yamlio.limit("pointer")  # larger pointer files are refused by every reader
 _KEYS = {"gitml", "path", "kind", "hash", "size", "files", "meta"}
 
 
@@ -96,7 +97,7 @@ def loads(data: bytes | str, source: str, expected_name: str | None = None) -> P
     if raw.startswith(b"<<<<<<< ") or b"\n<<<<<<< " in raw:
         raise FormatError(source, "unresolved merge conflict: keep one side with 'git checkout "
                                   "--ours FILE' (or --theirs), then run 'gitml checkout'")
-    return Pointer.from_dict(yamlio.loads(data, source), source, expected_name)
+    return Pointer.from_dict(yamlio.loads(data, source, "pointer"), source, expected_name)
 
 
 def dumps(p: Pointer) -> str:
@@ -130,6 +131,6 @@ def load(pointer_file: str, source: str | None = None) -> Pointer:
             raise FormatError(src, "a pointer file must not be a symbolic link") from None
         raise
     with os.fdopen(fd, "rb") as f:
-        data = f.read(1 << 20)
+        data = yamlio.read_open(f, src, "pointer")
     name = os.path.basename(pointer_file)[: -len(SUFFIX)]
     return loads(data, src, expected_name=name)

@@ -25,7 +25,7 @@ SECTIONS = ("vars", "stages", "metrics", "params", "plots", "checks", "drift", "
 
 def parse(data: bytes | str, source: str = PROJECT_FILE) -> dict[str, Any]:
     """Parse and check the top level of a project file."""
-    doc = yamlio.loads(data, source) or {}
+    doc = yamlio.loads(data, source, "project") or {}
     if not isinstance(doc, dict):
         raise FormatError(source, "expected a mapping at the top level")
     for key in doc:
@@ -46,8 +46,7 @@ def load(repo: Repo, rev: str | None = None, reader: BatchReader | None = None
     if rev is None:
         path = os.path.join(repo.root, PROJECT_FILE)
         try:
-            with open(path, "rb") as f:
-                doc = parse(f.read())
+            doc = parse(yamlio.read(path, PROJECT_FILE, "project"))
         except FileNotFoundError:
             return {}
         return interpolate(doc, workspace_reader(repo.root), PROJECT_FILE)

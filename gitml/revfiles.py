@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from gitml import gitio, metricspec, pointer, project, structured
+from gitml import gitio, metricspec, pointer, project, structured, yamlio
 from gitml.errors import BadInputError, FormatError, GitError, GitmlError
 from gitml.metricspec import Declared, has_glob, match_path
 from gitml.readapi import NotFoundError, RevReader
@@ -23,7 +23,8 @@ WORKSPACE = "workspace"
 DVC_PROJECT = "dvc.yaml"  # declares metrics and params at revisions from before an import
 # Larger files are not read (a warning says so): the YAML parser needs ~1.5 s per MiB of
 # small keys, JSON and TOML are quicker, and CSV/TSV only has its header and last row parsed.
-MAX_BYTES = {"yaml": 4 << 20, "json": 16 << 20, "toml": 16 << 20,
+MAX_BYTES = {"yaml": yamlio.limit("values"), "json": yamlio.limit("values", "json"),
+             "toml": yamlio.limit("values", "toml"),
              "csv": structured.MAX_BYTES, "tsv": structured.MAX_BYTES}
 MAX_KEYS = 250_000  # a metrics file with more values is refused rather than printed
 _MEMO_TREE_MAX = 2000  # larger trees are read each time rather than kept in the memo

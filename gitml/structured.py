@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from typing import Any
 
@@ -12,7 +11,7 @@ from gitml.errors import FormatError
 
 FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml",
            ".csv": "csv", ".tsv": "tsv"}
-MAX_BYTES = 64 << 20  # larger files are refused rather than hanging the command
+MAX_BYTES = 64 << 20  # CSV/TSV; JSON, YAML and TOML: also gitml.yamlio's limit of their kind
 
 
 def format_of(path: str) -> str | None:
@@ -39,21 +38,13 @@ def parse(data: bytes, path: str, source: str | None = None) -> Any:
     if fmt is None:
         raise FormatError(src, "unknown format (use .json, .yaml, .yml, .toml, .csv or .tsv)")
     text = bounded_text(data, src, f"file is larger than {MAX_BYTES >> 20} MiB; not read")
+    if fmt not in ("csv", "tsv"):
+        from gitml import yamlio
+
+        return yamlio.loads(text, src, "values", fmt) or {}
     try:
-        if fmt == "json":
-            return json.loads(text) if text.strip() else {}
-        if fmt == "yaml":
-            from gitml import yamlio
-
-            return yamlio.loads(text, src) or {}
-        if fmt == "toml":
-            import tomllib
-
-            return tomllib.loads(text)
         return _table(text, "\t" if fmt == "tsv" else ",")
-    except FormatError:
-        raise
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, csv.Error) as e:
         raise FormatError(src, f"cannot parse {fmt.upper()}: {e}") from None
 
 

@@ -66,13 +66,12 @@ def record_oid(repo: Repo) -> str | None:
     (another repository's bare clone) HEAD's; None: no DVC import there."""
     path = os.path.join(repo.root, *RECORD.split("/"))
     try:
-        with open(path, "rb") as f:
-            data: bytes | None = f.read(1 << 16)
+        data: bytes | None = yamlio.read(path, RECORD, "record")
     except FileNotFoundError:  # a work tree without it has no import; a bare clone: HEAD's
         data = None if os.path.isdir(os.path.join(repo.root, ".gitml")) else _at_head(repo)
     if data is None:
         return None
-    doc = yamlio.loads(data, RECORD)
+    doc = yamlio.loads(data, RECORD, "record")
     if not isinstance(doc, dict) or doc.get("gitml-dvc-map") != 1 or not is_oid(doc.get("map")):
         raise FormatError(RECORD, "not a gitml DVC map record (expected gitml-dvc-map: 1 and "
                                   "map: xxh3:...)")

@@ -29,16 +29,11 @@ class EditError(Exception):
 
 # -- shared --------------------------------------------------------------------------------
 
-def parse_text(text: str, fmt: str) -> Any:
-    if fmt == "json":
-        return json.loads(text) if text.strip() else {}
-    if fmt == "yaml":
-        import yaml
+def parse_text(text: str, fmt: str, source: str = "params file") -> Any:
+    """Parse a params file (json, yaml or toml) with gitml's one bounded loader."""
+    from gitml import yamlio
 
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-    import tomllib
-
-    return tomllib.loads(text)
+    return yamlio.loads(text, source, "values", fmt) or {}
 
 
 def lookup(doc: Any, path: Path) -> Any:

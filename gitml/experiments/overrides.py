@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitml import structured
-from gitml.errors import BadInputError
+from gitml.errors import BadInputError, FormatError
 from gitml.experiments import edit
 from gitml.fsutil import atomic_write, check_relpath
 from gitml.structured import flatten
@@ -212,9 +212,9 @@ def _plan(root: str, overrides: list[Override]) -> dict[str, str]:
             raise BadInputError(f"{file}: not UTF-8 text") from None
         fmt = structured.format_of(file) or ""
         try:
-            doc = edit.parse_text(text, fmt)
-        except Exception as e:  # noqa: BLE001
-            raise BadInputError(f"{file}: cannot parse: {str(e).splitlines()[0]}") from None
+            doc = edit.parse_text(text, fmt, file)
+        except FormatError as e:
+            raise BadInputError(f"{file}: cannot parse: {e.problem}") from None
         for o in ovs:
             if not o.add and edit.lookup(doc, o.path) is edit.MISSING:
                 raise BadInputError(_unknown(file, o.key, doc))

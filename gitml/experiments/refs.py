@@ -16,13 +16,12 @@ One ``git for-each-ref`` reads all of it, so nothing is scanned.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitml import gitio
-from gitml.errors import BadInputError
+from gitml import gitio, yamlio
+from gitml.errors import BadInputError, FormatError
 from gitml.repo import Repo
 
 HEADS = "refs/heads/"
@@ -119,8 +118,9 @@ def listing(repo: Repo) -> Listing:
             tr = trailers(contents)
             raw = next((v for k, v in tr if k == QUEUED), "{}")
             try:
-                spec = json.loads(raw)
-            except ValueError:
+                spec = yamlio.loads(raw, f"queued experiment {ref[len(QUEUE):]}", "record",
+                                    "json")
+            except FormatError:
                 spec = {}
             queued.append(Queued(ref[len(QUEUE):], sha, parent.split(" ")[0], int(date or 0),
                                  spec if isinstance(spec, dict) else {}))

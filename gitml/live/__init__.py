@@ -367,10 +367,10 @@ class Live:
                 self._pending[k] = []
         data = read(PARAMS_FILE)
         if data:
-            self._params = structured.flatten(yamlio.loads(data, PARAMS_FILE) or {})
+            self._params = structured.flatten(yamlio.loads(data, PARAMS_FILE, "values") or {})
         data = read(ARTIFACTS_FILE)
         if data:
-            self._artifacts = list((yamlio.loads(data, ARTIFACTS_FILE) or {})
+            self._artifacts = list((yamlio.loads(data, ARTIFACTS_FILE, "values") or {})
                                    .get("artifacts") or [])
         last = -1
         series = os.path.join(self.dir, *SERIES_DIR.split("/"))

@@ -136,7 +136,7 @@ def _infos(items: Any, where: str, with_cache: bool = False) -> list[Any]:
 
 
 def loads(data: bytes | str, source: str = LOCK_FILE) -> dict[str, LockEntry]:
-    doc = yamlio.loads(data, source)
+    doc = yamlio.loads(data, source, "lock")
     if doc is None:
         return {}
     if not isinstance(doc, dict) or "gitml-lock" not in doc:
@@ -159,8 +159,7 @@ def dumps(entries: dict[str, LockEntry]) -> str:
 def load(root: str) -> dict[str, LockEntry]:
     """The lock entries of the work tree at ``root`` ({} when there is no lock file)."""
     try:
-        with open(os.path.join(root, LOCK_FILE), "rb") as f:
-            return loads(f.read())
+        return loads(yamlio.read(os.path.join(root, LOCK_FILE), LOCK_FILE, "lock"))
     except FileNotFoundError:
         return {}
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-from gitml import manifest, pointer, tracked
+from gitml import manifest, pointer, tracked, yamlio
 from gitml.errors import FormatError, GitmlError, IntegrityError, MissingObjectError
 from gitml.fsutil import SafeDirs, atomic_write, check_relpath
 from gitml.pointer import Pointer
@@ -82,9 +82,8 @@ class RunCache:
     def get(self, k: str) -> dict[str, Any] | None:
         """A valid entry for key ``k``, or None."""
         try:
-            with open(self.path(k), "rb") as f:
-                entry = json.loads(f.read())
-        except (OSError, ValueError):
+            entry = yamlio.load(self.path(k), k, "record", "json")
+        except (OSError, FormatError):
             return None
         return entry if _valid(entry) else None
 
@@ -139,9 +138,8 @@ class RunCache:
                 if name.startswith("."):
                     continue
                 try:
-                    with open(path, "rb") as f:
-                        entry = json.loads(f.read())
-                except (OSError, ValueError):
+                    entry = yamlio.load(path, path, "record", "json")
+                except (OSError, FormatError):
                     entry = None
                 yield path, entry if _valid(entry) else None
 
@@ -218,9 +216,9 @@ def parse_entry(k: str, data: bytes, source: str) -> dict[str, Any]:
     if len(data) > ENTRY_MAX:
         raise FormatError(where, f"larger than {ENTRY_MAX} bytes")
     try:
-        entry = json.loads(data)
-    except ValueError:
-        raise FormatError(where, "not JSON") from None
+        entry = yamlio.loads(data, where, "record", "json")
+    except FormatError as e:
+        raise FormatError(where, f"not JSON ({e.problem})") from None
     problem = _problem(entry)
     if problem is not None:
         raise FormatError(where, problem)

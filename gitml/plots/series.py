@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,16 +82,10 @@ def parse_table(data: bytes, path: str) -> Table:
     low = path.lower()
     if low.endswith((".csv", ".tsv")):
         return _delimited(text, "\t" if low.endswith(".tsv") else ",", path)
-    if low.endswith(".json"):
-        try:
-            doc = json.loads(text) if text.strip() else []
-        except ValueError as e:
-            raise FormatError(path, f"cannot parse JSON: {e}") from None
-    else:
-        from gitml import yamlio
+    from gitml import yamlio
 
-        doc = yamlio.loads(text, path) or []
-    return _records(doc, path)
+    doc = yamlio.loads(text, path, "series", "json" if low.endswith(".json") else "yaml")
+    return _records(doc or [], path)
 
 
 def _delimited(text: str, delim: str, path: str) -> Table:

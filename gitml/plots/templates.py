@@ -19,7 +19,6 @@ from another revision: a branch from a stranger cannot bring one.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -75,10 +74,12 @@ def builtin_text(name: str) -> str:
 
 def parse(text: str, name: str, source: str) -> Template:
     """Check a template file: a JSON object with a data anchor and only known anchors."""
+    from gitml import yamlio
+
     try:
-        spec = json.loads(text)
-    except ValueError as e:
-        raise FormatError(source, f"template is not valid JSON: {e}") from None
+        spec = yamlio.loads(text, source, "project", "json")
+    except FormatError as e:
+        raise FormatError(source, f"template is not valid JSON: {e.problem}") from None
     if not isinstance(spec, dict):
         raise FormatError(source, "a template is a JSON object (a Vega-Lite spec)")
     found = set(_anchors(spec))

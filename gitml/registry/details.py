@@ -47,7 +47,7 @@ def lock_hashes(reader: RevReader, commit: str) -> list[dict[str, Any]]:
     if data is None:
         return []
     try:
-        doc = yamlio.loads(data, f"{commit[:7]}:{LOCK_FILE}")
+        doc = yamlio.loads(data, f"{commit[:7]}:{LOCK_FILE}", "lock")
     except GitmlError:
         return []
     out: list[dict[str, Any]] = []

@@ -143,8 +143,7 @@ def _fill(have: ModelSpec, other: ModelSpec) -> ModelSpec:
 def _read(repo: Repo, rev: str | None, reader: BatchReader | None, rel: str) -> bytes | None:
     if rev is None:
         try:
-            with open(os.path.join(repo.root, *rel.split("/")), "rb") as f:
-                return f.read()
+            return yamlio.read(os.path.join(repo.root, *rel.split("/")), rel, "project")
         except (FileNotFoundError, NotADirectoryError):
             return None
     if reader is None:
@@ -164,14 +163,14 @@ def _gto_specs(repo: Repo, rev: str | None, reader: BatchReader | None,
     data = _read(repo, rev, reader, dvc_rel)
     if data is not None:
         src = dvc_rel if rev is None else f"{rev}:{dvc_rel}"
-        doc = yamlio.loads(data, src)
+        doc = yamlio.loads(data, src, "project")
         arts = doc.get("artifacts") if isinstance(doc, dict) else None
         out += _gto_entries(arts, src, dirname, desc_key="desc")
     if not dirname:
         data = _read(repo, rev, reader, "artifacts.yaml")
         if data is not None:
             src = "artifacts.yaml" if rev is None else f"{rev}:artifacts.yaml"
-            out += _gto_entries(yamlio.loads(data, src), src, "", desc_key="description")
+            out += _gto_entries(yamlio.loads(data, src, "project"), src, "", desc_key="description")
     unique: dict[str, ModelSpec] = {}
     for spec in out:  # dvc.yaml wins over artifacts.yaml
         unique.setdefault(spec.name, spec)

@@ -25,6 +25,8 @@ PARQUET_EXT = (".parquet", ".parq", ".pq")
 CSV_EXT = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
 CSV_WHOLE_LIMIT = 256 << 20  # CSV up to this size is read whole (types from every row)
+MAX_COLUMNS = 10_000  # wider tables are refused: reading one costs memory per column
+CSV_HEADER_BYTES = 4 << 20  # a CSV header row longer than this is refused
 _HIVE = re.compile(r"^([^=/]+)=([^/]*)$")
 
 
@@ -111,6 +113,9 @@ class Table:
         else:
             base = self._csv_schema
         base = pa.schema([f.remove_metadata() for f in base]).remove_metadata()
+        if len(base) > MAX_COLUMNS:
+            raise FormatError(self.name, f"{len(base):,} columns; gitml reads tables of at "
+                                         f"most {MAX_COLUMNS:,} columns")
         if len(base) == 0:
             raise EmptyTableError(f"{self.name}: the table has no columns")
         for key, typ in self._partition_types().items():
@@ -234,7 +239,8 @@ class Table:
 
         if columns is None:
             return self.schema
-        missing = [c for c in columns if c not in self.schema.names]
+        names = set(self.schema.names)
+        missing = [c for c in columns if c not in names]
         if missing:
             raise BadInputError(f"{self.name} has no column {missing[0]!r} "
                                 f"(columns: {', '.join(self.schema.names)})")
@@ -274,6 +280,7 @@ class Table:
 
         ext, comp = _split_ext(p.rel or self.logical)
         delim = CSV_EXT.get(ext, ",")
+        self._check_header(p)
         try:
             stream = pa.input_stream(p.source(), compression=comp)
             return pcsv.open_csv(
@@ -283,6 +290,40 @@ class Table:
                                                     strings_can_be_null=True))
         except Exception as e:  # noqa: BLE001
             raise self._csv_error(p, e) from None
+
+    def _check_header(self, p: Part) -> None:
+        """Refuse, before Arrow reads it, a CSV part whose header row is too wide or long
+        (Arrow's memory grows with the columns) or not UTF-8 (Arrow's names must be)."""
+        import csv
+        import io
+
+        import pyarrow as pa
+
+        checked: set[str] = self.__dict__.setdefault("_headers_checked", set())
+        if p.rel in checked:
+            return
+        ext, comp = _split_ext(p.rel or self.logical)
+        try:
+            with pa.input_stream(p.source(), compression=comp) as stream:
+                head = stream.read(CSV_HEADER_BYTES + 1)
+        except Exception as e:  # noqa: BLE001
+            raise self._csv_error(p, e) from None
+        text = io.StringIO(head.decode("latin-1"), newline="")  # bytes 1:1; quotes are ASCII
+        row = next(csv.reader(text, delimiter=CSV_EXT.get(ext, ",")), [])
+        if len(head) > CSV_HEADER_BYTES and text.tell() >= CSV_HEADER_BYTES:
+            raise FormatError(self._where(p), f"the header row is longer than "
+                                              f"{CSV_HEADER_BYTES >> 20} MiB")
+        if len(row) > MAX_COLUMNS:
+            raise FormatError(self._where(p), f"{len(row):,} columns in the header row; gitml "
+                                              f"reads tables of at most {MAX_COLUMNS:,} columns")
+        for i, name in enumerate(row, 1):
+            try:
+                name.encode("latin-1").decode("utf-8")
+            except UnicodeDecodeError:
+                raise FormatError(self._where(p), f"column {i} of the header row is not UTF-8 "
+                                                  f"text (convert the file, e.g. iconv -f "
+                                                  f"latin1 -t utf-8)") from None
+        checked.add(p.rel)
 
     def _csv_error(self, p: Part, e: Exception) -> GitmlError:
         msg = _short(e)
@@ -296,17 +337,18 @@ class Table:
 
         size = os.path.getsize(p.path) if p.path else len(p.data or b"")
         ext, comp = _split_ext(p.rel or self.logical)
+        self._check_header(p)
         try:
             if size <= CSV_WHOLE_LIMIT and comp is None:
                 t = pcsv.read_csv(p.source(), parse_options=pcsv.ParseOptions(
                     delimiter=CSV_EXT.get(ext, ",")), convert_options=pcsv.ConvertOptions(
                     strings_can_be_null=True))
-                yield t.select([c for c in columns if c in t.column_names])
+                yield _present(t, columns)
                 return
             reader = self._csv_reader(p, None)
             for batch in reader:
                 t = pa.Table.from_batches([batch])
-                yield t.select([c for c in columns if c in t.column_names])
+                yield _present(t, columns)
         except GitmlError:
             raise
         except Exception as e:  # noqa: BLE001
@@ -314,6 +356,11 @@ class Table:
 
     def _where(self, p: Part) -> str:
         return f"{self.name}/{p.rel}" if p.rel else self.name
+
+
+def _present(t: pa.Table, columns: list[str]) -> pa.Table:
+    have = set(t.column_names)  # a set: column_names is a new list on every access
+    return t.select([c for c in columns if c in have])
 
 
 def _short(e: Exception) -> str:
@@ -344,8 +391,9 @@ def _conform(t: pa.Table, schema: pa.Schema, where: str, keep_dictionary: bool =
         return t
     cols = []
     fields = []
+    have = set(t.column_names)
     for f in schema:
-        if f.name not in t.column_names:
+        if f.name not in have:
             cols.append(pa.nulls(t.num_rows, f.type))
             fields.append(f)
             continue
