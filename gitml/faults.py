@@ -1,14 +1,15 @@
 """Fault injection at fixed points, for tests of crashes and races.
 
 Set ``GITML_FAULT=<point>:<action>[@N]`` (several separated by ``,``) where action is
-``kill`` (SIGKILL this process), ``raise`` (KeyboardInterrupt, as Ctrl-C would), or
-``wait=<file>`` (create ``<file>.reached`` and wait until ``<file>`` exists), taken the
-N-th time (default 1st) the point is reached. Read when gitml starts; unset, a point
-costs one test.
+``kill`` (SIGKILL this process), ``raise`` (KeyboardInterrupt, as Ctrl-C would),
+``enospc`` (OSError ENOSPC, as a full disk would), or ``wait=<file>`` (create
+``<file>.reached`` and wait until ``<file>`` exists), taken the N-th time (default 1st)
+the point is reached. Read when gitml starts; unset, a point costs one test.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -32,6 +33,8 @@ def point(name: str) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
         elif action == "raise":
             raise KeyboardInterrupt
+        elif action == "enospc":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         elif action.startswith("wait="):
             gate = action[len("wait="):]
             with open(gate + ".reached", "w"):

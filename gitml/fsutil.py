@@ -29,9 +29,31 @@ def _reset_pid() -> None:
 os.register_at_fork(after_in_child=_reset_pid)
 
 
+NAME_MAX = 255  # bytes in one file name (Linux, macOS)
+# ".<pid>.<monotonic ns>" takes at most 1 + 7 + 1 + 20 bytes
+_TMP_ROOM = NAME_MAX - len(TMP_PREFIX) - 29
+
+
 def tmp_name(directory: str | os.PathLike[str], base: str) -> str:
-    """A unique temporary name in ``directory`` (same file system as the target)."""
-    return f"{os.fspath(directory)}/{TMP_PREFIX}{base}.{_pid}.{time.monotonic_ns()}"
+    """A unique temporary name in ``directory`` (same file system as the target), within
+    NAME_MAX however long ``base`` is (see :func:`tmp_base`)."""
+    return f"{os.fspath(directory)}/{TMP_PREFIX}{tmp_base(base)}.{_pid}.{time.monotonic_ns()}"
+
+
+def tmp_base(base: str) -> str:
+    """``base`` as it stands in temp names: a name too long is cut on a UTF-8 boundary and
+    ends in 8 hex digits of its hash, so the temp names of two long names never mix."""
+    raw = os.fsencode(base)
+    if len(raw) <= _TMP_ROOM:
+        return base
+    import xxhash
+
+    cut = raw[:_TMP_ROOM - 9]
+    while cut and cut[-1] & 0xC0 == 0x80:  # continuation bytes of a cut character
+        cut = cut[:-1]
+    if cut and cut[-1] >= 0xC0:  # the lead byte of that character
+        cut = cut[:-1]
+    return os.fsdecode(cut) + "-" + xxhash.xxh3_64_hexdigest(raw)[:8]
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes, *, durable: bool = True,

@@ -139,9 +139,15 @@ class Store:
             os.makedirs(directory, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
         try:
-            write_all(fd, data)
-        finally:
-            os.close(fd)
+            try:
+                write_all(fd, data)
+                faults.point("store.temp-written")
+            finally:
+                os.close(fd)
+        except BaseException:  # a full disk: no temp file left behind
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
         self._publish(tmp, oid)
         return oid
 

@@ -85,6 +85,11 @@ def check_addable(repo_root: str, target: str, rel: str) -> bool:
         raise BadInputError(f"{target}: cannot add files inside {first}/")
     if rel.endswith(pointer.SUFFIX):
         raise BadInputError(f"{target} is a gitml pointer file; add the data path it names")
+    name = os.fsencode(rel.rpartition("/")[2] + pointer.SUFFIX)
+    if len(name) > 255:
+        raise BadInputError(f"{target}: the name is too long for its pointer file ({len(name)} "
+                            f"bytes with {pointer.SUFFIX}; a file name holds 255): rename it "
+                            f"or add the directory it is in")
     full = os.path.join(repo_root, *rel.split("/"))
     try:
         st = os.lstat(full)

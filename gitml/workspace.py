@@ -20,6 +20,7 @@ from gitml.fsutil import (
     remove_empty_dirs,
     scan_stats,
     split_top,
+    tmp_base,
     walk_stats,
 )
 from gitml.hashing import hash_file
@@ -533,7 +534,7 @@ def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
         entries = [Entry("", ptr.oid, ptr.size)]
         ws = {"": os.lstat(full)} if os.path.lexists(full) else {}
         plan.junk.extend(glob.glob(os.path.join(glob.escape(parent),
-                                                f"{TMP_PREFIX}{glob.escape(name)}.*")))
+                                                f"{TMP_PREFIX}{glob.escape(tmp_base(name))}.*")))
         if ws and stat.S_ISDIR(ws[""].st_mode):
             plan.conflicts.append(t.rel + " (a directory is in the way)")
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
 import os
@@ -12,7 +13,7 @@ from typing import Any
 import click
 
 from gitml import __version__
-from gitml.errors import EXIT_CRASH, EXIT_INTERRUPTED, GitmlError
+from gitml.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE, GitmlError
 
 # command name -> "module:attribute". Modules are imported only when their command runs,
 # so `gitml --version` and `gitml status` stay fast.
@@ -125,9 +126,26 @@ def main(argv: list[str] | None = None) -> None:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
         except OSError:
             pass
+    except OSError as e:
+        code = _os_error(e)
     except Exception as e:  # a bug: one line for the user, the traceback in a log
         code = _crash(e)
     sys.exit(code)
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _os_error(e: OSError) -> int:
+    """A full disk or quota is the machine's state, not a bug: one line, exit 2 (the
+    command removed its temp files on the way out). Other OS errors are bugs."""
+    if e.errno not in _FULL:
+        return _crash(e)
+    what = "disk quota exceeded" if e.errno == errno.EDQUOT else "no space left on device"
+    where = f" writing {e.filename}" if e.filename else ""
+    click.echo(f"error: {what}{where}; free some space and run the command again",
+               err=True)
+    return EXIT_USAGE
 
 
 def _one_line(message: str) -> str:

@@ -69,9 +69,29 @@ def git_add_hint(root: str, paths: Sequence[str]) -> str:
 
 
 def emit_json(obj: Any) -> None:
+    """The one JSON writer of ``--json``: strict JSON (NaN and infinities become null)."""
+    click.echo(json_text(obj, indent=2))
+
+
+def json_text(obj: Any, **kw: Any) -> str:
+    """Strict JSON that any parser reads: a float that is not finite (NaN, Infinity, which
+    Python would write bare) becomes null; other values JSON lacks are written as strings."""
     import json
 
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+    try:
+        return json.dumps(obj, ensure_ascii=False, default=str, allow_nan=False, **kw)
+    except ValueError:  # a non-finite float somewhere: rare, so only then walk the value
+        return json.dumps(_finite(obj), ensure_ascii=False, default=str, allow_nan=False, **kw)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def color_enabled(stream: Any = None) -> bool:

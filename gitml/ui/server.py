@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from gitml.cli.output import json_text
 from gitml.errors import GitmlError
 from gitml.repo import Repo
 
@@ -154,9 +155,8 @@ class Handler(BaseHTTPRequestHandler):
         q = parse_qs(query, keep_blank_values=False, max_num_fields=64)
         started = time.perf_counter()
         try:
-            body = self.app.cached(self.path, lambda: json.dumps(
-                self.app.api(route, q), ensure_ascii=False, separators=(",", ":"),
-                default=str).encode())
+            body = self.app.cached(self.path, lambda: json_text(
+                self.app.api(route, q), separators=(",", ":")).encode())
             status = HTTPStatus.OK
         except LookupError:
             body, status = b'{"error": "no such API"}', HTTPStatus.NOT_FOUND
