@@ -8,7 +8,6 @@ tracked directory, straight from the store, without touching the workspace.
 from __future__ import annotations
 
 import builtins
-import io
 import os
 from typing import IO, Any
 
@@ -17,7 +16,6 @@ from gitml.errors import GitmlError, IntegrityError, MissingObjectError
 from gitml.hashing import hash_bytes, hash_file
 from gitml.memo import Memo
 from gitml.repo import Repo
-from gitml.verifiedio import open_verified
 
 
 class NotFoundError(GitmlError):
@@ -42,6 +40,7 @@ class RevReader:
         self._manifests: dict[str, dict[str, str]] = {}
         self._commits: dict[str, str] = {}
         self._verified: set[str] = set()
+        self.sizes: dict[str, int] = {}  # object -> its size, as the pointer or manifest says
 
     def close(self) -> None:
         self.batch.close()
@@ -81,6 +80,7 @@ class RevReader:
             if not rest:
                 if ptr.is_dir:
                     raise NotFoundError(f"{path} is a tracked directory, not a file")
+                self.sizes[ptr.oid] = ptr.size
                 return "object", ptr.oid
             if not ptr.is_dir:
                 break
@@ -121,7 +121,9 @@ class RevReader:
     def _manifest(self, oid: str, base: str) -> dict[str, str]:
         if oid not in self._manifests:
             data = self.object_bytes(oid, base)
-            self._manifests[oid] = {e.path: e.oid for e in manifest.loads(data, base)}
+            entries = manifest.loads(data, base)
+            self._manifests[oid] = {e.path: e.oid for e in entries}
+            self.sizes.update((e.oid, e.size) for e in entries)
         return self._manifests[oid]
 
     def ensure(self, oid: str, what: str) -> str:
@@ -179,31 +181,34 @@ def _fetch_missing(repo: Repo, oid: str, what: str) -> None:
         raise MissingObjectError(oid, what)
 
 
-def open(path: str, rev: str | None = None, mode: str = "rb", repo: Repo | None = None,
-         encoding: str | None = None) -> IO[Any]:
-    """Open ``path`` as it was at ``rev`` (None: the workspace) for reading.
+def open(path: str, rev: str | None = None, mode: str = "rb",
+         repo: Repo | str | os.PathLike[str] | None = None, encoding: str | None = None,
+         verify: bool = False) -> IO[Any]:
+    """Open ``path`` as it was at ``rev`` (None: the workspace; another repository: its
+    default branch) for reading, without writing the workspace.
 
-    Tracked data is read from the store (or the default remote); Git files from Git.
+    ``repo``: this repository (default), a :class:`Repo`, the path of another local one,
+    or any Git URL. Git files come from Git; tracked data from the store, verified as it
+    is read, or, when the store lacks it, streamed from the default remote (nothing
+    written; ``verify=True``: fetched into the store first). What is verified when is in
+    docs/reading.md.
     """
-    if mode not in ("r", "rb"):
-        raise GitmlError(f"mode must be 'r' or 'rb', not {mode!r}")
-    repo = repo or Repo()
-    with RevReader(repo) as reader:
-        kind, value = reader.locate(path, rev)
-        if kind == "object":  # verified as it is read: see gitml/verifiedio.py
-            return open_verified(reader.ensure(value, path), value, mode, encoding)
-    if kind == "file":
-        f: IO[Any] = builtins.open(value, mode, encoding=encoding)  # noqa: SIM115
-        return f
-    raw = io.BytesIO(value)
-    return io.TextIOWrapper(raw, encoding=encoding or "utf-8") if mode == "r" else raw
+    from gitml.reading import open_file
+
+    return open_file(path, rev, mode, repo, encoding, verify)
 
 
-def read(path: str, rev: str | None = None, mode: str = "rb", repo: Repo | None = None,
+def read(path: str, rev: str | None = None, mode: str = "rb",
+         repo: Repo | str | os.PathLike[str] | None = None,
          encoding: str | None = None) -> bytes | str:
-    """The whole content of ``path`` at ``rev``; tracked data is verified against its hash."""
+    """The whole content of ``path`` at ``rev``; tracked data is verified against its hash.
+    ``repo`` as for :func:`open` (another repository: read as :func:`open` reads it)."""
     if mode not in ("r", "rb"):
         raise GitmlError(f"mode must be 'r' or 'rb', not {mode!r}")
-    with RevReader(repo or Repo()) as reader:
-        data = reader.read_bytes(path, rev)
+    if repo is not None and not isinstance(repo, Repo):
+        with open(path, rev, "rb", repo) as f:
+            data = f.read()
+    else:
+        with RevReader(repo or Repo()) as reader:
+            data = reader.read_bytes(path, rev)
     return data.decode(encoding or "utf-8") if mode == "r" else data

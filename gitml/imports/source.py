@@ -7,9 +7,11 @@ with one ``git fetch`` of its branches and tags when a revision is asked for tha
 a commit already there. Nothing of it runs: a bare clone has no checkout (no filters),
 Git is driven through plumbing with the ``ext::`` transport off and every URL after
 ``--``. Its gitml settings are read from the resolved commit's committed
-``.gitml/config.yaml`` (the bounded YAML loader), of which only ``core.remote`` and the
-``remote.*`` keys that say where its objects are (url, endpoint_url, region,
-addressing_style, jobs, retries) are kept, validated as this repository's own. Never its
+``.gitml/config.yaml`` (its default branch's when that commit names no default remote:
+remotes are often added after the data) through the bounded YAML loader; only
+``core.remote`` and the ``remote.*`` keys that say where its objects are (url,
+endpoint_url, region, addressing_style, jobs, retries) are kept, validated as this
+repository's own. Never its
 credentials, never ``profile``: requests are signed with this user's AWS chain, or the
 credentials of a remote of this repository with the same URL.
 
@@ -36,6 +38,8 @@ from gitml.fsutil import FileLock, tmp_name
 from gitml.repo import Repo
 
 if TYPE_CHECKING:
+    from gitml.remotes.select import Selection
+    from gitml.remotes.transfer import TransferResult
     from gitml.store import Store
 
 CACHE_ENV = "GITML_REPO_CACHE"  # where the clones go (default: the user's cache)
@@ -132,7 +136,12 @@ class Source(Repo):
             raise BadInputError(f"{self.url} has no revision {rev!r}" if rev else
                                 f"{self.url} has no commit on its default branch")
         self.commit, self.rev = sha, rev
-        self.__dict__["config"] = self._config(sha)
+        config = self._config(sha)
+        if config.get("core.remote") is None:  # an old revision, from before its remote
+            head = self._commit_of("HEAD")
+            if head and head != sha:
+                config = self._config(head)
+        self.__dict__["config"] = config
         return sha
 
     def _git(self, *args: str, check: bool = True) -> bytes:
@@ -235,6 +244,17 @@ class Source(Repo):
         if name in self._unreachable:
             raise BadInputError(self._unreachable[name])
         return name
+
+    def fetch_objects(self, oids: list[str]) -> TransferResult:
+        """Objects from its remote into :attr:`store`, verified."""
+        from gitml.remotes import transfer
+
+        return transfer.fetch_objects(self, oids, self.check_remote())
+
+    def fetch_selection(self, sel: Selection, jobs: int | None = None) -> TransferResult:
+        from gitml.remotes import transfer
+
+        return transfer.fetch_selection(self, sel, self.check_remote(), jobs)
 
     # -- what a Repo has that a source has not --------------------------------------------
     def lock(self) -> FileLock:

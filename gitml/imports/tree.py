@@ -5,7 +5,7 @@ and the files it consists of. Every path from there is checked by the path valid
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gitml import gitio, manifest, pointer
 from gitml.errors import BadInputError, GitmlError
@@ -13,9 +13,26 @@ from gitml.fsutil import check_relpath
 from gitml.pointer import Pointer
 
 if TYPE_CHECKING:
-    from gitml.imports.source import Source
     from gitml.remotes.select import Selection
     from gitml.remotes.transfer import TransferResult
+    from gitml.store import Store
+
+
+class View(Protocol):
+    """A repository at one commit: :class:`~gitml.imports.source.Source` (another
+    repository) or :class:`~gitml.reading.Snapshot` (any, this one included)."""
+
+    root: str  # where Git runs
+    url: str  # for messages
+    commit: str
+    rev: str | None
+
+    @property
+    def store(self) -> Store: ...
+
+    def fetch_objects(self, oids: list[str]) -> TransferResult: ...
+
+    def fetch_selection(self, sel: Selection, jobs: int | None = None) -> TransferResult: ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +78,7 @@ def clean(path: str) -> str:
     return path
 
 
-def _tree(src: Source, commit: str, path: str, recursive: bool) -> list[tuple[str, str, str,
+def _tree(src: View, commit: str, path: str, recursive: bool) -> list[tuple[str, str, str,
                                                                               int, str]]:
     """(mode, type, sha, size, path) of the entries below ``path`` (a Git directory)."""
     args = ["ls-tree", "-z", "-l", "--full-tree"] + (["-r"] if recursive else [])
@@ -77,7 +94,7 @@ def _tree(src: Source, commit: str, path: str, recursive: bool) -> list[tuple[st
     return rows
 
 
-def resolve(src: Source, path: str) -> Target:
+def resolve(src: View, path: str) -> Target:
     """What ``path`` names at the source's resolved commit."""
     commit, path = src.commit, clean(path)
     where = f"{src.url} at {src.rev or 'its default branch'} ({commit[:7]})"
@@ -121,12 +138,12 @@ def resolve(src: Source, path: str) -> Target:
     raise BadInputError(f"{path} does not exist in {where}")
 
 
-def _mode(src: Source, commit: str, path: str) -> str:
+def _mode(src: View, commit: str, path: str) -> str:
     out = gitio.run(src.root, "ls-tree", "-z", "--full-tree", commit, "--", path)
     return out.decode(errors="replace").split(" ", 1)[0]
 
 
-def _git_dir(src: Source, commit: str, path: str, reader: gitio.BatchReader) -> Target:
+def _git_dir(src: View, commit: str, path: str, reader: gitio.BatchReader) -> Target:
     target = Target(path, "dir")
     cut = len(path) + 1 if path else 0
     for mode, kind, sha, size, name in _tree(src, commit, path, recursive=True):
@@ -158,17 +175,16 @@ def _git_dir(src: Source, commit: str, path: str, reader: gitio.BatchReader) -> 
     return target
 
 
-def dvc_era(src: Source, commit: str, reader: gitio.BatchReader) -> dict[str, Pointer]:
+def dvc_era(src: View, commit: str, reader: gitio.BatchReader) -> dict[str, Pointer]:
     """The data a commit from before ``gitml import-dvc`` tracks with DVC's files, through
     the DVC map the source's default branch records (gitml/dvcimport/history.py)."""
     from gitml.dvcimport import history
 
     def fetch(oid: str) -> None:
-        from gitml.remotes import transfer
+        src.fetch_objects([oid])
 
-        transfer.fetch_objects(src, [oid], src.check_remote())
-
-    return history.pointers_at(src, commit, reader, fetch=fetch)
+    repo = getattr(src, "repo", src)  # a Snapshot's repository, or the Source itself
+    return history.pointers_at(repo, commit, reader, fetch=fetch)
 
 
 def _writable(rel: str) -> bool:
@@ -179,13 +195,11 @@ def _writable(rel: str) -> bool:
     return True
 
 
-def manifest_of(src: Source, rel: str, ptr: Pointer) -> list[manifest.Entry]:
+def manifest_of(src: View, rel: str, ptr: Pointer) -> list[manifest.Entry]:
     """A tracked directory's manifest, fetched (verified) into the source's store."""
-    from gitml.remotes import transfer
-
     store = src.store
     if not store.has(ptr.oid):
-        transfer.fetch_objects(src, [ptr.oid], src.check_remote())
+        src.fetch_objects([ptr.oid])
     return manifest.loads(store.read_bytes(ptr.oid, what=rel), f"manifest of {rel}")
 
 
@@ -204,16 +218,14 @@ def selection(target: Target) -> Selection:
     return sel
 
 
-def fetch(src: Source, target: Target, jobs: int | None = None) -> TransferResult | None:
+def fetch(src: View, target: Target, jobs: int | None = None) -> TransferResult | None:
     """Every object the target's tracked parts need, into the source's store, verified."""
-    from gitml.remotes import transfer
-
     if not target.has_data:
         return None
-    return transfer.fetch_selection(src, selection(target), src.check_remote(), jobs)
+    return src.fetch_selection(selection(target), jobs)
 
 
-def items(src: Source, target: Target) -> list[Item]:
+def items(src: View, target: Target) -> list[Item]:
     """Every file of the target (its objects' manifests must be in the store)."""
     out = list(target.blobs)
     if target.inside is not None:
@@ -232,7 +244,7 @@ def items(src: Source, target: Target) -> list[Item]:
     return sorted(out, key=lambda i: i.rel)
 
 
-def listing(src: Source, path: str, recursive: bool = False) -> list[dict[str, Any]]:
+def listing(src: View, path: str, recursive: bool = False) -> list[dict[str, Any]]:
     """``gitml ls``: the entries at ``path`` (a directory's children, or the file itself),
     each ``{path, type, tracked, size[, hash, files]}``; ``recursive``: every file below,
     inside tracked directories too."""

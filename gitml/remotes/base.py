@@ -85,6 +85,12 @@ class Backend(Protocol):
         """The bytes of a small object (a manifest), or None when the remote lacks it."""
         ...
 
+    def read_range(self, oid: str, start: int, length: int) -> bytes:
+        """``length`` bytes of ``oid`` from ``start`` (fewer at its end): one ranged
+        request, for readers that need part of a large object (Parquet footers, column
+        chunks). Unverifiable alone: the hash covers the whole object."""
+        ...
+
     def get(self, oid: str, dst: str, size: int | None = None,
             progress: Progress | None = None) -> bool:
         """Download ``oid`` into the new file ``dst``; False when the remote lacks it.

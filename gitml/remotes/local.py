@@ -139,6 +139,16 @@ class DirectoryBackend:
         except FileNotFoundError:
             return None
 
+    def read_range(self, oid: str, start: int, length: int) -> bytes:
+        try:
+            fd = os.open(self._path(oid), os.O_RDONLY)
+        except FileNotFoundError:
+            raise RemoteError(f"remote {self.url} lacks {oid}") from None
+        try:
+            return os.pread(fd, length, start)
+        finally:
+            os.close(fd)
+
     def get(self, oid: str, dst: str, size: int | None = None,
             progress: Progress | None = None) -> bool:
         try:

@@ -257,6 +257,24 @@ class S3Backend:
                 return None
             raise self._translate(e) from None
 
+    def read_range(self, oid: str, start: int, length: int) -> bytes:
+        key = self.prefix + key_of(oid)
+        end = start + length - 1
+        try:
+            if self.fast is not None:
+                data = self.fast.get(key, (start, end))
+            else:
+                resp = self.client.get_object(Bucket=self.bucket, Key=key,
+                                              Range=f"bytes={start}-{end}")
+                data = resp["Body"].read()
+        except Exception as e:
+            if self._is_missing(e):
+                raise RemoteError(f"{self._where()} lacks {oid}") from None
+            raise self._translate(e) from None
+        if data is None:
+            raise RemoteError(f"{self._where()} lacks {oid}")
+        return data  # type: ignore[no-any-return]
+
     def get(self, oid: str, dst: str, size: int | None = None,
             progress: Progress | None = None) -> bool:
         key = self.prefix + self.key_of(oid)
