@@ -37,6 +37,8 @@ class Change:
         return {k: v for k, v in asdict(self).items() if v not in (None, "")}
 
 
+EMPTY_FOLDER = "folder"  # the "hash" of an empty folder of a tracked directory
+
 # A side of a diff: data path -> (pointer, {file path -> (oid, size)} for dirs or None)
 Side = dict[str, tuple[Pointer, "dict[str, tuple[str, int]] | None"]]
 
@@ -74,7 +76,9 @@ def _files(repo: Repo, ptr: Pointer, where: str) -> dict[str, tuple[str, int]] |
         except GitmlError:
             return None
     entries = manifest.loads(repo.store.read_bytes(ptr.oid), f"manifest of {where}")
-    return {e.path: (e.oid, e.size) for e in entries}
+    files = {e.path: (e.oid, e.size) for e in entries}
+    files.update((d + "/", (EMPTY_FOLDER, 0)) for d in entries.empty)
+    return files
 
 
 def _rev_side(repo: Repo, rev: str, wanted: Callable[[str], bool]) -> Side:
@@ -99,7 +103,8 @@ def _workspace_side(repo: Repo, wanted: Callable[[str], bool]) -> Side:
             ptr = t.ptr if oid == t.ptr.oid else Pointer(t.ptr.path, "file", oid, st.st_size)
             side[t.rel] = (ptr, None)
         else:
-            files = {rel: (h.oid(f"{t.rel}/{rel}", os.path.join(full, rel), st), st.st_size)
+            files = {rel: (EMPTY_FOLDER, 0) if rel[-1] == "/" else
+                     (h.oid(f"{t.rel}/{rel}", os.path.join(full, rel), st), st.st_size)
                      for rel, st in scan_stats(full).items()}
             # what add would skip (links to folders, devices) is no change of the data
             side[t.rel] = (t.ptr, {k: v for k, v in files.items() if v[0] != NOT_A_FILE})

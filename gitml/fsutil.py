@@ -242,7 +242,8 @@ class FileLock:
 
 
 def scan_stats(top: str, junk: list[str] | None = None) -> dict[str, os.stat_result]:
-    """rel POSIX path -> lstat of every non-directory under ``top`` ({} if it is absent).
+    """rel POSIX path -> lstat of every non-directory under ``top`` ({} if it is absent),
+    and ``"folder/"`` -> stat of every empty folder below it.
 
     Symlinks are listed, not followed. gitml's own temp files (left by a killed process)
     are skipped, and collected in ``junk`` when given. Each directory is opened once and
@@ -257,14 +258,17 @@ def scan_stats(top: str, junk: list[str] | None = None) -> dict[str, os.stat_res
 def walk_stats(stack: list[tuple[str, str]], junk: list[str] | None = None
                ) -> Iterator[tuple[str, os.stat_result]]:
     """(rel path, lstat) of every non-directory below the (prefix, directory) pairs of
-    ``stack``, depth first from the last pair: the order :func:`scan_stats` gives, so a
-    walk split in two (the first pairs, the last pairs) gives the same sequence."""
+    ``stack``, and (``"folder/"``, its stat) of every empty folder below them, depth first
+    from the last pair: the order :func:`scan_stats` gives, so a walk split in two (the
+    first pairs, the last pairs) gives the same sequence."""
     while stack:
         prefix, directory = stack.pop()
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
+            empty = True
             with os.scandir(fd) as it:
                 for entry in it:
+                    empty = False
                     name = entry.name
                     if name.startswith(TMP_PREFIX):
                         if junk is not None:
@@ -274,6 +278,8 @@ def walk_stats(stack: list[tuple[str, str]], junk: list[str] | None = None
                         stack.append((f"{prefix}{name}/", f"{directory}/{name}"))
                     else:
                         yield prefix + name, entry.stat(follow_symlinks=False)
+            if empty and prefix:  # an empty folder is part of the tree (manifest version 2)
+                yield prefix, os.fstat(fd)
         finally:
             os.close(fd)
 
@@ -296,9 +302,9 @@ def split_top(top: str) -> tuple[list[tuple[str, os.stat_result]], list[tuple[st
     return files, stack
 
 
-def remove_empty_dirs(top: str) -> None:
-    """Remove empty directories below ``top`` (not ``top`` itself)."""
+def remove_empty_dirs(top: str, keep: set[str] | frozenset[str] = frozenset()) -> None:
+    """Remove empty directories below ``top`` (not ``top`` itself, nor those in ``keep``)."""
     for dirpath, _dirs, _files in os.walk(top, topdown=False):
-        if dirpath != top:
+        if dirpath != top and dirpath not in keep:
             with contextlib.suppress(OSError):
                 os.rmdir(dirpath)

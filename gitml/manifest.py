@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -20,9 +21,17 @@ from gitml.errors import FormatError
 from gitml.hashing import hash_bytes
 from gitml.pathrules import check_many
 
-VERSION = 1
+VERSION = 2  # the newest this gitml reads; it writes 1 unless a directory is kept empty
 HEADER = b'{"format":"gitml-manifest","version":1}\n'
 _OIDS = re.compile(r"(?:xxh3:[0-9a-f]{32}\n)*")
+
+
+class Manifest(list["Entry"]):
+    """The files of a tracked directory (sorted entries) and its empty folders."""
+
+    def __init__(self, entries: Iterable[Entry] = (), empty: Iterable[str] = ()) -> None:
+        super().__init__(entries)
+        self.empty: tuple[str, ...] = tuple(empty)
 
 
 class Entry(NamedTuple):
@@ -34,11 +43,22 @@ class Entry(NamedTuple):
     exec: bool = False
 
 
-def dumps(entries: list[Entry]) -> bytes:
-    """The canonical bytes of a manifest (entries are sorted here)."""
-    ordered = sorted(entries, key=itemgetter(0))
-    if not ordered:
+def header(empty: Iterable[str] = ()) -> bytes:
+    """The header line: version 1, or version 2 naming the empty folders (sorted)."""
+    folders = sorted(set(empty))
+    if not folders:
         return HEADER
+    return (b'{"format":"gitml-manifest","version":2,"empty":'
+            + json.dumps(folders, ensure_ascii=False, separators=(",", ":")).encode(
+                "utf-8", "surrogateescape") + b"}\n")
+
+
+def dumps(entries: list[Entry], empty: Iterable[str] = ()) -> bytes:
+    """The canonical bytes of a manifest (entries and empty folders are sorted here)."""
+    ordered = sorted(entries, key=itemgetter(0))
+    head = header(empty)
+    if not ordered:
+        return head
     joined = "\x00".join(e[0] for e in ordered)
     if "],[" in joined:  # the fast path below would split inside such a name
         lines = "\n".join(json.dumps(list(e), ensure_ascii=False, separators=(",", ":"))
@@ -46,12 +66,12 @@ def dumps(entries: list[Entry]) -> bytes:
     else:
         body = json.dumps(ordered, ensure_ascii=False, separators=(",", ":"))
         lines = body[1:-1].replace("],[", "]\n[")
-    return HEADER + lines.encode("utf-8", "surrogateescape") + b"\n"
+    return head + lines.encode("utf-8", "surrogateescape") + b"\n"
 
 
-def oid_of(entries: list[Entry]) -> tuple[str, bytes]:
+def oid_of(entries: list[Entry], empty: Iterable[str] = ()) -> tuple[str, bytes]:
     """(object id, canonical bytes) of a manifest."""
-    data = dumps(entries)
+    data = dumps(entries, empty)
     return hash_bytes(data), data
 
 
@@ -63,7 +83,7 @@ def oids(data: bytes) -> set[str]:
     return {m.decode() for m in _OID_FIELD.findall(data)}
 
 
-def loads(data: bytes, source: str) -> list[Entry]:
+def loads(data: bytes, source: str) -> Manifest:
     """Parse and validate manifest bytes; every path must stay inside the directory."""
     if not data.startswith(b'{"format":"gitml-manifest"'):
         raise FormatError(source, "not a gitml manifest")
@@ -74,10 +94,14 @@ def loads(data: bytes, source: str) -> list[Entry]:
     except (ValueError, RecursionError) as e:  # syntax, huge integers, deep nesting
         raise FormatError(source, f"malformed manifest: {str(e) or 'nested too deeply'}"
                           ) from None
-    if header.get("version") != VERSION:
-        raise FormatError(source, f"unsupported manifest version {header.get('version')!r}")
+    version = header.get("version") if isinstance(header, dict) else None
+    if version not in (1, 2):
+        newer = isinstance(version, int) and version > VERSION
+        raise FormatError(source, f"unsupported manifest version {version!r}"
+                                  + (": written by a newer gitml; upgrade gitml" if newer else ""))
+    empty = _empty_folders(header, source) if version == 2 else ()
     if not rows:
-        return []
+        return Manifest((), empty)
     if set(map(type, rows)) != {list} or set(map(len, rows)) != {4}:
         raise FormatError(source, "malformed manifest entry (expected [path, hash, size, exec])")
     paths, oids, sizes, execs = zip(*rows, strict=True)
@@ -104,4 +128,26 @@ def loads(data: bytes, source: str) -> list[Entry]:
     clash = fileset & dirs
     if clash:
         raise FormatError(source, f"{sorted(clash)[0]!r} is both a file and a directory")
-    return list(map(Entry._make, rows))
+    busy = set(empty) & (dirs | fileset)
+    if busy:
+        raise FormatError(source, f"{sorted(busy)[0]!r} is listed as an empty folder but is not")
+    return Manifest(map(Entry._make, rows), empty)
+
+
+def _empty_folders(header: dict[str, object], source: str) -> tuple[str, ...]:
+    """The ``empty`` list of a version-2 header, validated: sorted, unique, clean paths,
+    none inside another (then that one would not be empty)."""
+    empty = header.get("empty")
+    if (set(header) != {"format", "version", "empty"} or not isinstance(empty, list) or not empty
+            or not all(isinstance(p, str) for p in empty) or empty != sorted(set(empty))):
+        raise FormatError(source, "malformed manifest header (version 2 names its empty "
+                                  "folders, sorted)")
+    check_many(empty, source=source)
+    folders = set(empty)
+    for p in empty:
+        parent = p.rpartition("/")[0]
+        while parent:
+            if parent in folders:
+                raise FormatError(source, f"empty folder {parent!r} contains {p!r}")
+            parent = parent.rpartition("/")[0]
+    return tuple(empty)

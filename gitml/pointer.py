@@ -1,14 +1,15 @@
 """Pointer files (``<path>.gitml``): schema, validation and canonical YAML.
 
-Format version 1 (docs/formats.md)::
+Format versions 1 and 2 (docs/formats.md); gitml writes 1 unless the pointer needs 2::
 
-    gitml: 1
+    gitml: 1                 # 2 when exec is set
     path: train.parquet      # the tracked name, relative to the pointer's directory
     kind: file               # or dir
     hash: xxh3:<32 hex>      # a dir's hash is its manifest's
     size: 1048576            # bytes (a dir: sum of its files)
     files: 12                # dir only
     meta: {rows: 1000, ...}  # optional (Parquet: rows, columns, schema)
+    exec: true               # version 2, a file only: its executable bit
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from gitml.hashing import is_oid
 from gitml.pathrules import check_relpath
 
 SUFFIX = ".gitml"
-VERSION = 1
+VERSION = 2  # the newest version this gitml reads; it writes the oldest that holds a pointer
 KINDS = ("file", "dir")
 MAX_BYTES = yamlio.limit("pointer")  # larger pointer files are refused by every reader
 _KEYS = {"gitml", "path", "kind", "hash", "size", "files", "meta"}
+_KEYS_2 = _KEYS | {"exec"}  # version 2: a file's executable bit
 
 
 @dataclass(frozen=True)
@@ -40,16 +42,19 @@ class Pointer:
     size: int
     files: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    exec: bool = False  # a file's executable bit (format version 2)
 
     @property
     def is_dir(self) -> bool:
         return self.kind == "dir"
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"gitml": VERSION, "path": self.path, "kind": self.kind,
-                             "hash": self.oid, "size": self.size}
+        d: dict[str, Any] = {"gitml": 2 if self.exec else 1, "path": self.path,
+                             "kind": self.kind, "hash": self.oid, "size": self.size}
         if self.files is not None:
             d["files"] = self.files
+        if self.exec:
+            d["exec"] = True
         if self.meta:
             d["meta"] = self.meta
         return d
@@ -59,11 +64,15 @@ class Pointer:
         """Validate a parsed pointer; ``expected_name`` is the name its location implies."""
         if not isinstance(d, dict):
             raise FormatError(source, "not a gitml pointer (expected a mapping)")
-        unknown = set(d) - _KEYS
+        version = d.get("gitml")
+        if version not in (1, 2) or type(version) is not int:
+            newer = type(version) is int and version > VERSION
+            raise FormatError(source, f"unsupported or missing format version {version!r}"
+                                      + (": written by a newer gitml; upgrade gitml"
+                                         if newer else ""))
+        unknown = set(d) - (_KEYS if version == 1 else _KEYS_2)
         if unknown:
             raise FormatError(source, f"unknown key {sorted(unknown)[0]!r}")
-        if d.get("gitml") != VERSION:
-            raise FormatError(source, f"unsupported or missing format version {d.get('gitml')!r}")
         path, kind, oid, size = d.get("path"), d.get("kind"), d.get("hash"), d.get("size")
         if not isinstance(path, str) or not path:
             raise FormatError(source, "missing 'path'")
@@ -85,7 +94,10 @@ class Pointer:
         meta = d.get("meta") or {}
         if not isinstance(meta, dict):
             raise FormatError(source, "'meta' must be a mapping")
-        return cls(path, kind, oid, size, files if kind == "dir" else None, meta)
+        exe = d.get("exec", False)
+        if type(exe) is not bool or (exe and kind != "file"):
+            raise FormatError(source, f"malformed 'exec' {exe!r} (true, for a file only)")
+        return cls(path, kind, oid, size, files if kind == "dir" else None, meta, exe)
 
 
 def pointer_path(data_path: str) -> str:

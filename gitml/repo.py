@@ -15,12 +15,13 @@ from gitml.errors import NotARepoError
 from gitml.fsutil import FileLock, atomic_write
 
 if TYPE_CHECKING:
+    from gitml.checkout import CheckoutResult
     from gitml.config import Config
     from gitml.datadiff import Change
     from gitml.gc import FsckResult, GcResult
     from gitml.statcache import StatCache
     from gitml.store import Store
-    from gitml.workspace import AddResult, CheckoutResult, PathStatus
+    from gitml.workspace import AddResult, PathStatus
 
 GITML_DIR = ".gitml"
 _IGNORED = ["/cache/", "/tmp/", "/index", "/index.stamp", "/lock", "/config.local.yaml",
@@ -132,9 +133,9 @@ class Repo:
 
     def checkout(self, targets: list[str] | None = None, *, force: bool = False) -> CheckoutResult:
         """Make the workspace match the pointers, touching only what differs."""
-        from gitml import workspace
+        from gitml import checkout
 
-        return workspace.checkout(self, targets, force=force)
+        return checkout.checkout(self, targets, force=force)
 
     def diff(self, a: str | None = None, b: str | None = None,
              targets: list[str] | None = None) -> list[Change]:

@@ -31,6 +31,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, snapshot BLOB, data BLOB)
     WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS tracked (path TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 _VERSION = "3"
 
@@ -152,6 +153,7 @@ class StatCache:
         self._db: sqlite3.Connection | None = None
         self._roots: dict[str, Root] = {}
         self._forget: list[str] = []
+        self._marks: set[str] = set()
         self._stamp: int | None = None
 
     def begin(self) -> None:
@@ -209,7 +211,7 @@ class StatCache:
         """Save what changed: read entries under :meth:`begin`'s stamp, written ones and
         snapshots of written trees under a stamp taken now."""
         dirty = {k: r for k, r in self._roots.items() if r.dirty}
-        if not dirty and not self._forget:
+        if not dirty and not self._forget and not self._marks:
             return
         self.begin()
         read_stamp = self._stamp
@@ -237,17 +239,35 @@ class StatCache:
             for rel in self._forget:
                 db.execute("DELETE FROM roots WHERE path = ? OR (path >= ? AND path < ?)",
                            (rel, rel + "/", rel + "0"))
+                db.execute("DELETE FROM tracked WHERE path = ?", (rel,))
             db.executemany("INSERT OR REPLACE INTO roots VALUES (?, ?, ?)", rows)
+            db.executemany("INSERT OR IGNORE INTO tracked VALUES (?)", [(m,) for m in self._marks])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         self._forget.clear()
+        self._marks.clear()
+
+    def mark_tracked(self, rels: Iterable[str]) -> None:
+        """Record that gitml tracks these data paths in this work tree (saved by
+        :meth:`commit`): checkout removes such a path, unchanged, once no pointer names it."""
+        self._marks.update(rels)
+
+    def tracked(self) -> set[str]:
+        """The data paths recorded by :meth:`mark_tracked` (and not forgotten since)."""
+        rows: list[tuple[str]] = []
+        if os.path.exists(self.path):
+            with contextlib.suppress(sqlite3.DatabaseError):
+                rows = self._open().execute("SELECT path FROM tracked").fetchall()
+        return ({r[0] for r in rows} - set(self._forget)) | self._marks
 
     def forget(self, rel: str) -> None:
-        """Drop the cache of ``rel`` and of paths below it (saved by :meth:`commit`)."""
+        """Drop the cache of ``rel`` and of paths below it, and its tracked mark (saved by
+        :meth:`commit`)."""
         for k in [k for k in self._roots if k == rel or k.startswith(rel + "/")]:
             del self._roots[k]
+        self._marks.discard(rel)
         self._forget.append(rel)
 
     def close(self) -> None:

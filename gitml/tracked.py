@@ -5,9 +5,9 @@ from __future__ import annotations
 import glob
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from gitml import gitio, pointer
+from gitml import gitio, pathrules, pointer
 from gitml.errors import BadInputError
 from gitml.fsutil import atomic_write
 from gitml.pointer import Pointer
@@ -17,11 +17,17 @@ _GLOB_CHARS = set("*?[")
 
 @dataclass(frozen=True)
 class Tracked:
-    """A pointer in the workspace and the data path it names."""
+    """A pointer in the workspace and the data path it names; ``only`` limits a tracked
+    directory to some paths inside it (a target such as ``data/images/cats``)."""
 
     rel: str  # repo-relative POSIX data path
     pointer_rel: str
     ptr: Pointer
+    only: tuple[str, ...] = ()
+
+    def wants(self, key: str) -> bool:
+        """Whether ``key`` (a path inside the directory) is part of this item."""
+        return not self.only or any(key == o or key.startswith(o + "/") for o in self.only)
 
 
 def load_pointer(repo_root: str, pointer_rel: str) -> Tracked:
@@ -38,17 +44,23 @@ def workspace_tracked(repo_root: str, targets: list[str] | None = None) -> list[
     if targets is None:
         return items
     wanted = [to_rel(repo_root, t) for t in targets]
-    chosen = []
+    whole: dict[str, Tracked] = {}
+    parts: dict[str, list[str]] = {}
     for want in wanted:
         if want.endswith(pointer.SUFFIX):
             want = want[: -len(pointer.SUFFIX)]
-        hits = [t for t in items
-                if want in (".", t.rel) or t.rel.startswith(want + "/")
-                or want.startswith(t.rel + "/")]
-        if not hits:
+        hits = [t for t in items if want in (".", t.rel) or t.rel.startswith(want + "/")]
+        inside = [t for t in items if t.ptr.is_dir and want.startswith(t.rel + "/")]
+        if not hits and not inside:
             raise BadInputError(f"{want} is not tracked by gitml")
-        chosen.extend(h for h in hits if h not in chosen)
-    return chosen
+        whole.update((t.rel, t) for t in hits)
+        for t in inside:
+            parts.setdefault(t.rel, []).append(want[len(t.rel) + 1:])
+    chosen = {t.rel: t for t in items if t.rel in parts and t.rel not in whole}
+    for rel, subs in parts.items():
+        if rel in chosen:
+            chosen[rel] = replace(chosen[rel], only=tuple(dict.fromkeys(subs)))
+    return sorted([*whole.values(), *chosen.values()], key=lambda t: t.rel)
 
 
 def to_rel(repo_root: str, target: str) -> str:
@@ -78,11 +90,11 @@ def expand(targets: list[str]) -> list[str]:
 
 def check_addable(repo_root: str, target: str, rel: str) -> bool:
     """Validate one ``add`` target; returns True for a directory."""
-    first = rel.split("/", 1)[0]
     if rel in ("", "."):
         raise BadInputError("cannot add the repository root; add a file or a directory in it")
-    if first in (".git", ".gitml"):
-        raise BadInputError(f"{target}: cannot add files inside {first}/")
+    reserved = next((p for p in rel.split("/") if pathrules.reserved(p)), None)
+    if reserved:
+        raise BadInputError(f"{target}: cannot add files inside {reserved}/")
     if rel.endswith(pointer.SUFFIX):
         raise BadInputError(f"{target} is a gitml pointer file; add the data path it names")
     name = os.fsencode(rel.rpartition("/")[2] + pointer.SUFFIX)
@@ -101,13 +113,17 @@ def check_addable(repo_root: str, target: str, rel: str) -> bool:
         raise BadInputError(f"{target} is a symbolic link; add the file or directory it points to")
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise BadInputError(f"{target} is not a regular file or directory")
+    return stat.S_ISDIR(st.st_mode)
+
+
+def tracked_parent(repo_root: str, rel: str) -> str | None:
+    """The tracked directory ``rel`` lies inside, if any."""
     parent = rel.rpartition("/")[0]
     while parent:
-        if os.path.exists(os.path.join(repo_root, *parent.split("/")) + pointer.SUFFIX):
-            raise BadInputError(f"{target} is inside the tracked directory {parent}; "
-                                f"run 'gitml add {parent}' instead")
+        if os.path.isfile(os.path.join(repo_root, *parent.split("/")) + pointer.SUFFIX):
+            return parent
         parent = parent.rpartition("/")[0]
-    return stat.S_ISDIR(st.st_mode)
+    return None
 
 
 def check_not_git_tracked(repo_root: str, rels: list[str]) -> None:

@@ -1,9 +1,8 @@
-"""add / status / checkout / remove of tracked data in the workspace."""
+"""add / status / remove of tracked data in the workspace (checkout: gitml/checkout.py)."""
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import itertools
 import os
 import stat
@@ -12,15 +11,11 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gitml import faults, forkpool, manifest, pointer, tracked
-from gitml.errors import GitmlError, IntegrityError, MissingObjectError, WorkspaceConflictError
+from gitml.errors import GitmlError
 from gitml.fsutil import (
-    TMP_PREFIX,
-    SafeDirs,
     atomic_write,
-    remove_empty_dirs,
     scan_stats,
     split_top,
-    tmp_base,
     walk_stats,
 )
 from gitml.hashing import hash_file
@@ -33,7 +28,7 @@ if TYPE_CHECKING:
     from gitml.repo import Repo
     from gitml.store import Store
 
-_EXEC = 0o100
+EXEC = 0o100  # the owner's executable bit
 NOT_A_FILE = ""  # what Hasher says of a link to a folder, a device or nowhere
 
 
@@ -81,35 +76,6 @@ class PathStatus:
         return d
 
 
-@dataclass
-class CheckoutResult:
-    created: list[str] = field(default_factory=list)
-    modified: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)  # objects not in the store
-    corrupt: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class CheckoutIncomplete(GitmlError):
-    """Some data could not be checked out (exit 1); the rest was."""
-
-    exit_code = 1
-
-    def __init__(self, result: CheckoutResult) -> None:
-        parts = []
-        if result.corrupt:
-            parts.append(f"{len(result.corrupt)} corrupt in the store (not checked out): "
-                         + ", ".join(result.corrupt[:5]) + " ('gitml fsck' lists them)")
-        if result.missing:
-            parts.append(f"{len(result.missing)} missing from the store: "
-                         + ", ".join(result.missing[:5]) + " (pull them from a remote)")
-        super().__init__("checkout incomplete: " + "; ".join(parts))
-        self.result = result
-
-
 # -- hashing the workspace through the stat cache -------------------------------------------
 class Hasher:
     """Hashes files under one tracked path, asking the stat cache first and feeding it after.
@@ -155,7 +121,8 @@ class Hasher:
         return oid
 
 
-def _load_manifest(repo: Repo, ptr: Pointer, rel: str) -> list[Entry] | None:
+def load_manifest(repo: Repo, ptr: Pointer, rel: str) -> manifest.Manifest | None:
+    """The verified manifest of a directory pointer, or None when the store lacks it."""
     if not repo.store.has(ptr.oid):
         return None
     return manifest.loads(repo.store.read_bytes(ptr.oid, what=rel), f"manifest of {rel}")
@@ -174,13 +141,22 @@ def add(repo: Repo, targets: list[str], *, quiet: bool = False,
     rels = [tracked.to_rel(repo.root, t) for t in paths]
     kinds = [tracked.check_addable(repo.root, t, r) for t, r in zip(paths, rels, strict=True)]
     tracked.check_not_git_tracked(repo.root, rels)
+    plain: dict[str, bool] = {}
+    inside: dict[str, list[str]] = {}  # tracked directory -> paths in it to refresh
     for r, is_dir in zip(rels, kinds, strict=True):
+        parent = tracked.tracked_parent(repo.root, r)
+        if parent is not None:
+            inside.setdefault(parent, []).append(r[len(parent) + 1:])
+            continue
         if is_dir:
             _refuse_nested_pointers(repo, r)
+        plain[r] = is_dir
     with repo.lock(), repo.store.lock():
         repo.statcache.begin()
-        staged = [store_target(repo, r, is_dir, quiet)
-                  for r, is_dir in zip(rels, kinds, strict=True)]
+        staged = [store_target(repo, r, is_dir, quiet) for r, is_dir in plain.items()
+                  if r not in inside]
+        staged += [store_target(repo, d, True, quiet, inside=subs if d not in plain else None)
+                   for d, subs in inside.items()]
         for s in staged if meta else []:
             if not s.ptr.is_dir:
                 s.ptr = replace(s.ptr, meta={**s.ptr.meta, **(meta or {})})
@@ -216,8 +192,11 @@ class Staged:
     skipped: list[str] = field(default_factory=list)
 
 
-def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool) -> Staged:
+def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool,
+                 inside: list[str] | None = None) -> Staged:
     """Store the file or directory at ``rel``; returns it with its new and old pointer.
+    ``inside``: paths in the tracked directory ``rel`` to refresh; the rest of its manifest
+    stays as it is (``gitml add data/images/new.png``).
 
     The caller holds the workspace and store locks, has begun the stat cache, and flushes
     the store before any pointer is written (``write_pointer``).
@@ -230,8 +209,8 @@ def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool) -> Staged:
         st = os.stat(full)
         oid = _store_file(repo, hasher, "", full, st, None)
         meta = old.meta if old and old.oid == oid else _file_meta(full)
-        return Staged(rel, Pointer(os.path.basename(full), "file", oid, st.st_size, None, meta),
-                      old)
+        return Staged(rel, Pointer(os.path.basename(full), "file", oid, st.st_size, None, meta,
+                                   exec=bool(st.st_mode & EXEC)), old)
     known: set[str] = set()  # objects the current pointer references: present in the store
     if old and old.is_dir and store.has(old.oid):
         with contextlib.suppress(GitmlError):
@@ -241,7 +220,11 @@ def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool) -> Staged:
     def survey(walk: Iterable[tuple[str, os.stat_result]]) -> _Survey:
         return _survey(full, rel, walk, cached, known, store.has)
 
-    parts = _split_survey(full, survey, old.files if old and old.is_dir else None)
+    if inside is None:
+        parts = _split_survey(full, survey, old.files if old and old.is_dir else None)
+    else:
+        parts = [_Survey(*_kept(repo, rel, old, inside))]
+        parts += [survey(_walk_one(full, sub)) for sub in inside]
     entries: list[Entry] = [e for part in parts for e in part.entries]
     new: list[int] = []  # indexes in entries of files to store, with their stat ids
     ids: list[tuple[int, int, int]] = []
@@ -264,9 +247,10 @@ def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool) -> Staged:
         put_ids(frel, st_ids, oid)
         entries[i] = (frel, oid, n, exe)  # type: ignore[assignment]
         total += n - size  # the bytes stored, should the file have changed since its stat
-    moid, data = manifest.oid_of(entries)
+    moid, data = manifest.oid_of(entries, [e for part in parts for e in part.empty])
     store.put_bytes(data)
-    hasher.cache.set_snapshot(moid, join_digest([p.digest_part for p in parts]))
+    if inside is None:
+        hasher.cache.set_snapshot(moid, join_digest([p.digest_part for p in parts]))
     name = os.path.basename(full)
     return Staged(rel, Pointer(name, "dir", moid, total, len(entries)), old,
                   [f"{rel}/{s}" for part in parts for s in part.skipped])
@@ -281,6 +265,7 @@ class _Survey:
     ids: list[tuple[int, int, int]] = field(default_factory=list)  # their (ino, mtime, size)
     digest_part: tuple[bytes, ...] = ()  # what statcache.join_digest needs of this part
     skipped: list[str] = field(default_factory=list)  # "rel: why" of what is not a file
+    empty: list[str] = field(default_factory=list)  # empty folders
 
 
 def _survey(full: str, rel: str, walk: Iterable[tuple[str, os.stat_result]],
@@ -307,7 +292,11 @@ def _survey(full: str, rel: str, walk: Iterable[tuple[str, os.stat_result]],
                     out.skipped.append(f"{frel}: a symbolic link to a folder (not followed)")
                     continue
             if not stat.S_ISREG(st.st_mode):
-                out.skipped.append(f"{frel}: not a regular file")
+                if frel[-1] == "/":  # an empty folder: kept in the manifest
+                    out.empty.append(frel[:-1])
+                    yield frel, st
+                else:
+                    out.skipped.append(f"{frel}: not a regular file")
                 continue
             size = st.st_size
             c = cached.get(frel)
@@ -318,11 +307,37 @@ def _survey(full: str, rel: str, walk: Iterable[tuple[str, os.stat_result]],
                 oid = ""
                 new.append(len(entries))
                 ids.append((st.st_ino, st.st_mtime_ns, size))
-            entries.append((frel, oid, size, bool(st.st_mode & _EXEC)))  # type: ignore[arg-type]
+            entries.append((frel, oid, size, bool(st.st_mode & EXEC)))  # type: ignore[arg-type]
             yield frel, st
 
     out.digest_part = digest_columns(regular_files())[0]  # the snapshot: of these files
     return out
+
+
+def _kept(repo: Repo, rel: str, old: Pointer | None, inside: list[str]
+          ) -> tuple[list[Entry], list[int], list[tuple[int, int, int]], tuple[bytes, ...],
+                     list[str], list[str]]:
+    """The fields of a :class:`_Survey` of the part of tracked directory ``rel`` that an
+    add of paths ``inside`` it leaves as its manifest says."""
+    m = load_manifest(repo, old, rel) if old is not None and old.is_dir else None
+    if m is None:
+        raise GitmlError(f"the manifest of {rel} is not in the store, so a path inside it "
+                         f"cannot be added alone: run 'gitml pull {rel}' or 'gitml add {rel}'")
+
+    def out(p: str) -> bool:
+        return not any(p == s or p.startswith(s + "/") or s.startswith(p + "/")
+                       for s in inside)
+
+    return [e for e in m if out(e.path)], [], [], (), [], [d for d in m.empty if out(d)]
+
+
+def _walk_one(full: str, sub: str) -> Iterator[tuple[str, os.stat_result]]:
+    """The walk of one path ``sub`` inside the tracked directory at ``full``."""
+    path = os.path.join(full, *sub.split("/"))
+    if os.path.isdir(path) and not os.path.islink(path):
+        yield from walk_stats([(sub + "/", path)])  # an empty one yields itself
+    else:
+        yield sub, os.lstat(path)
 
 
 def _split_survey(full: str, survey: Callable[[Iterable[tuple[str, os.stat_result]]], _Survey],
@@ -365,6 +380,7 @@ def write_pointer(repo: Repo, staged: Staged) -> AddResult:
         atomic_write(repo.abspath(prel), pointer.dumps(ptr).encode())
     gi = tracked.ignore(repo.root, rel)
     _relink(repo, rel, ptr)
+    repo.statcache.mark_tracked([rel])
     return AddResult(rel, ptr.kind, ptr.oid, ptr.size, ptr.files, changed, prel,
                      repo.rel(gi) if gi else None, staged.skipped)
 
@@ -404,6 +420,8 @@ def _status_one(repo: Repo, t: tracked.Tracked) -> PathStatus:
     ptr, full = t.ptr, repo.abspath(t.rel)
     in_store = repo.store.has(ptr.oid)
     res = PathStatus(t.rel, ptr.kind, "ok", in_store=in_store, meta=ptr.meta)
+    if t.only:  # a target inside a tracked directory: that part only
+        res.path = ", ".join(f"{t.rel}/{o}" for o in t.only)
     if not os.path.lexists(full):
         res.state = "missing"
         return res
@@ -419,7 +437,10 @@ def _status_one(repo: Repo, t: tracked.Tracked) -> PathStatus:
         if not in_store:
             res.state = "not in store"
             return res
-        if (ptr.files or 0) >= forkpool.MIN_ITEMS:  # a big tree: two processes walk it
+        if t.only:
+            ws = {k: v for k, v in scan_stats(full).items() if t.wants(k.rstrip("/"))}
+            digest = ""
+        elif (ptr.files or 0) >= forkpool.MIN_ITEMS:  # a big tree: two processes walk it
             if hasher.cache.clean_snapshot(ptr.oid, *tree_digest(full, parallel=True)):
                 return res
             ws = scan_stats(full)  # changed: walk again, keeping every file's stat
@@ -429,7 +450,10 @@ def _status_one(repo: Repo, t: tracked.Tracked) -> PathStatus:
             digest, newest = stat_digest(ws)
             if hasher.cache.clean_snapshot(ptr.oid, digest, newest):
                 return res
-        entries = _load_manifest(repo, ptr, t.rel) or []
+        entries = load_manifest(repo, ptr, t.rel) or manifest.Manifest()
+        if t.only:
+            entries = manifest.Manifest([e for e in entries if t.wants(e.path)],
+                                        [d for d in entries.empty if t.wants(d)])
         added, modified, deleted = _compare_dir(hasher, full, entries, ws)
         res.added, res.modified, res.deleted = len(added), len(modified), len(deleted)
         if added or modified or deleted:
@@ -439,7 +463,7 @@ def _status_one(repo: Repo, t: tracked.Tracked) -> PathStatus:
                            if links_to(repo.store, os.path.join(full, p), oids[p])]
             if res.corrupt:
                 res.state = "corrupt"
-        elif not any(stat.S_ISLNK(st.st_mode) for st in ws.values()):
+        elif not t.only and not any(stat.S_ISLNK(st.st_mode) for st in ws.values()):
             # a tree with links into the store is never trusted by its links' stats alone:
             # its objects' own stats are checked file by file (Hasher.oid_key)
             hasher.cache.set_snapshot(ptr.oid, digest)
@@ -463,11 +487,13 @@ def links_to(store: Store, path: str, oid: str) -> bool:
     return (ost.st_ino, ost.st_dev) == (st.st_ino, st.st_dev)
 
 
-def _compare_dir(hasher: Hasher, full: str, entries: list[Entry],
+def _compare_dir(hasher: Hasher, full: str, entries: manifest.Manifest,
                  ws: dict[str, os.stat_result]) -> tuple[list[str], list[str], list[str]]:
-    """(added, modified, deleted) paths of the scanned tree ``ws`` against the manifest."""
+    """(added, modified, deleted) paths of the scanned tree ``ws`` against the manifest
+    (empty folders as ``folder/``)."""
     ws = dict(ws)
-    modified, deleted = [], []
+    modified: list[str] = []
+    deleted = [d + "/" for d in entries.empty if ws.pop(d + "/", None) is None]
     get = hasher.cache.get
     for e in entries:
         st = ws.pop(e.path, None)
@@ -486,149 +512,6 @@ def _compare_dir(hasher: Hasher, full: str, entries: list[Entry],
         if hasher.oid_key(e.path, os.path.join(full, e.path), st) != e.oid:
             modified.append(e.path)
     return sorted(ws), modified, deleted
-
-
-# -- checkout ------------------------------------------------------------------------------
-@dataclass
-class _Plan:
-    safe: SafeDirs
-    # (tracked path, key inside it, absolute path, entry, whether the file is new)
-    writes: list[tuple[str, str, str, Entry, bool]] = field(default_factory=list)
-    deletes: list[tuple[str, str]] = field(default_factory=list)
-    conflicts: list[str] = field(default_factory=list)
-    dirs: list[str] = field(default_factory=list)
-    junk: list[str] = field(default_factory=list)  # temp files of a killed gitml
-
-
-def checkout(repo: Repo, targets: list[str] | None = None, *, force: bool = False
-             ) -> CheckoutResult:
-    """Make the workspace match the pointers. Refuses to overwrite unstored changes, and
-    never writes or deletes through a symbolic link (one names the link, exit 2)."""
-    items = tracked.workspace_tracked(repo.root, targets)
-    result = CheckoutResult()
-    with repo.lock():
-        plan = _Plan(SafeDirs(repo.root))
-        for t in items:
-            _plan_one(repo, t, plan, force, result)
-        if plan.conflicts:
-            raise WorkspaceConflictError(
-                f"checkout would overwrite {len(plan.conflicts)} modified file(s) whose content "
-                f"is not stored: {', '.join(plan.conflicts[:10])}"
-                f"{' ...' if len(plan.conflicts) > 10 else ''} "
-                "(run 'gitml add' to keep them, or --force to discard)", plan.conflicts)
-        _apply(repo, plan, result)
-        repo.statcache.commit()
-    if result.missing or result.corrupt:
-        raise CheckoutIncomplete(result)
-    return result
-
-
-def _plan_one(repo: Repo, t: tracked.Tracked, plan: _Plan, force: bool,
-              result: CheckoutResult) -> None:
-    ptr, full = t.ptr, repo.abspath(t.rel)
-    hasher = Hasher(repo, t.rel)
-    safe = plan.safe
-    parent, name = os.path.split(full)
-    safe.check(parent)  # a link above the tracked path: refused before anything is written
-    if not ptr.is_dir:
-        entries = [Entry("", ptr.oid, ptr.size)]
-        ws = {"": os.lstat(full)} if os.path.lexists(full) else {}
-        plan.junk.extend(glob.glob(os.path.join(glob.escape(parent),
-                                                f"{TMP_PREFIX}{glob.escape(tmp_base(name))}.*")))
-        if ws and stat.S_ISDIR(ws[""].st_mode):
-            plan.conflicts.append(t.rel + " (a directory is in the way)")
-            return
-    else:
-        try:
-            loaded = _load_manifest(repo, ptr, t.rel)
-        except IntegrityError:
-            result.corrupt.append(t.rel)
-            return
-        if loaded is None:
-            result.missing.append(t.rel)
-            return
-        entries = loaded
-        if os.path.lexists(full) and not os.path.islink(full) and not os.path.isdir(full):
-            plan.conflicts.append(t.rel + " (a file is in the way of a directory)")
-            return
-        safe.check(full)  # the tracked directory itself must not be a link
-        ws = scan_stats(full, plan.junk)
-        if ws and not plan.junk and hasher.cache.clean_snapshot(ptr.oid, *stat_digest(ws)):
-            return
-        plan.dirs.append(full)
-    store = repo.store
-    for e in entries:
-        frel = f"{t.rel}/{e.path}" if e.path else t.rel
-        path = os.path.join(full, e.path) if e.path else full
-        st = ws.pop(e.path, None)
-        if st is None:
-            if e.path:
-                safe.check(path.rpartition("/")[0])  # no link where a folder belongs
-            plan.writes.append((t.rel, e.path, path, e, True))
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            plan.conflicts.append(frel + " (a directory is in the way)")
-            continue
-        cur = hasher.oid_key(e.path, path, st)
-        if cur == e.oid:
-            if (st.st_mode & _EXEC != 0) != e.exec and not stat.S_ISLNK(st.st_mode):
-                os.chmod(path, (st.st_mode | 0o111) if e.exec else (st.st_mode & ~0o111))
-            continue
-        if force or (cur and store.has(cur)) or _own_dangling_link(store, path, st):
-            plan.writes.append((t.rel, e.path, path, e, False))
-        elif cur == NOT_A_FILE:
-            plan.conflicts.append(frel + " (a symbolic link is in the way)")
-        else:
-            plan.conflicts.append(frel)
-    for rest, st in ws.items():  # stored files the directory no longer contains; keep the rest
-        frel, path = f"{t.rel}/{rest}", os.path.join(full, rest)
-        cur = hasher.oid_key(rest, path, st)
-        if cur and store.has(cur):
-            plan.deletes.append((frel, path))
-
-
-def _own_dangling_link(store: Store, path: str, st: os.stat_result) -> bool:
-    """A symbolic link into the store whose object is gone: gitml's own, safe to replace."""
-    return stat.S_ISLNK(st.st_mode) and os.readlink(path).startswith(store.objects + os.sep)
-
-
-def _apply(repo: Repo, plan: _Plan, result: CheckoutResult) -> None:
-    store, cache = repo.store, repo.statcache
-    failed = False
-    for path in plan.junk:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-    for frel, path in plan.deletes:
-        os.unlink(path)
-        result.deleted.append(frel)
-    for d in sorted({path.rpartition("/")[0] for _, _, path, _, _ in plan.writes}):
-        plan.safe.make(d)
-
-    def write(item: tuple[str, str, str, Entry, bool]) -> tuple[int, int, int] | str:
-        _, _, path, e, _ = item
-        try:
-            st = store.link(e.oid, path, executable=e.exec)
-        except MissingObjectError:
-            return "missing"
-        except IntegrityError:
-            return "corrupt"
-        faults.point("checkout.file-written")
-        return st.st_ino, st.st_mtime_ns, st.st_size
-
-    with Progress("checkout", total=len(plan.writes)) as bar:
-        # two processes when there are many files (gitml/forkpool.py)
-        done = forkpool.split_map(write, plan.writes, bar.update if bar.on else None)
-    for (root, key, _, e, new), got in zip(plan.writes, done, strict=True):
-        frel = f"{root}/{key}" if key else root
-        if got == "missing" or got == "corrupt":
-            (result.missing if got == "missing" else result.corrupt).append(frel)
-            failed = True
-            continue
-        cache.root(root).put_ids(key, got, e.oid, written=True)  # type: ignore[arg-type]
-        (result.created if new else result.modified).append(frel)
-    if plan.deletes or failed:  # no empty folders left for files deleted or not written
-        for d in plan.dirs:
-            remove_empty_dirs(d)
 
 
 # -- remove --------------------------------------------------------------------------------
@@ -668,3 +551,11 @@ def unshare(repo: Repo, full: str) -> None:
                 while chunk := src.read(1 << 22):
                     dst.write(chunk)
             os.replace(tmp, path)
+
+
+def __getattr__(name: str) -> Any:  # checkout moved to its own module (gitml/checkout.py)
+    if name in ("checkout", "CheckoutResult", "CheckoutIncomplete"):
+        from gitml import checkout
+
+        return getattr(checkout, name)
+    raise AttributeError(f"module 'gitml.workspace' has no attribute {name!r}")

@@ -188,7 +188,7 @@ def checkout(targets: tuple[str, ...], force: bool, as_json: bool, quiet: bool,
 
     Example: git switch other-branch && gitml checkout
     """
-    from gitml.workspace import CheckoutIncomplete
+    from gitml.checkout import CheckoutIncomplete
 
     with _repo() as repo:
         try:
@@ -199,14 +199,19 @@ def checkout(targets: tuple[str, ...], force: bool, as_json: bool, quiet: bool,
     if as_json:
         emit_json(result.to_dict())
     elif not quiet:
-        for label, paths in (("created", result.created), ("modified", result.modified),
+        for label, paths in (("added", result.created), ("modified", result.modified),
                              ("deleted", result.deleted)):
             if verbose:
                 for p in paths:
                     click.echo(f"{label}: {p}")
             elif paths:
-                click.echo(f"{label}: {len(paths)} file{'s' * (len(paths) != 1)}")
-        if not (result.created or result.modified or result.deleted or error):
+                click.echo(f"{label}: {plural(len(paths), 'file')}")
+        for p in result.discarded:  # --force: say what it threw away
+            click.echo(f"replaced {p}: its changes were not stored")
+        for p in result.kept:
+            click.echo(f"kept {p}: no pointer names it now, but it changed since gitml wrote "
+                       "it (gitml checkout --force removes it)")
+        if not (result.created or result.modified or result.deleted or result.kept or error):
             click.echo("Nothing to do: data matches the pointers.")
     if error:
         raise error

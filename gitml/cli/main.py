@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "update": "gitml.cli.imports:update",
     "hooks": "gitml.cli.hooks:hooks",
     "repro": "gitml.cli.pipeline:repro",
+    "commit": "gitml.cli.pipeline:commit",
     "dag": "gitml.cli.pipeline:dag",
     "stage": "gitml.cli.pipeline:stage",
     "exp": "gitml.cli.exp:exp",

@@ -214,3 +214,35 @@ def stage_list(as_json: bool) -> None:
         s = pipe.stages[n]
         rows.append((n, s.cmd_text, ", ".join(s.deps), ", ".join(o.path for o in s.outs)))
     click.echo(table(("stage", "cmd", "deps", "outs"), rows) if rows else "No stages.")
+
+
+@click.command("commit")
+@click.argument("targets", nargs=-1)
+@report_options
+def commit(targets: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool) -> None:
+    """Record the workspace as it is, without running anything: store the outputs of the
+    named stages (or of the stages that write the named paths) and write their gitml.lock
+    entries, so they are up to date; store tracked paths like 'gitml add'. No targets:
+    every stage that is not up to date and every modified tracked path.
+
+    Example: gitml commit train        (after fixing model/ by hand)
+    """
+    from gitml.pipeline.reproduce import commit as run_commit
+
+    with _repo() as repo:
+        result = run_commit(repo, list(targets) or None)
+        root = repo.root
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    if quiet:
+        return
+    for name in result.stages:
+        click.echo(f"committed stage {name!r}: its outputs are stored and gitml.lock says so")
+    for path in result.data:
+        click.echo(f"stored {path}")
+    if not result.stages and not result.data:
+        click.echo("Nothing to commit: every stage and tracked path is up to date.")
+    if result.changed:
+        click.echo("\nTo track the changes with Git, run:\n    "
+                   + git_add_hint(root, result.changed))

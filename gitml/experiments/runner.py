@@ -219,7 +219,7 @@ def execute(repo: Repo, wt: Worktree, start: str, base: Base, overrides: list[ov
 def _checkout(wt_repo: Repo, say: Say) -> None:
     """Tracked data (inputs and the last outputs) from the shared store into the worktree;
     what is missing is left to the pipeline (a stage whose output is missing runs)."""
-    from gitml.workspace import CheckoutIncomplete
+    from gitml.checkout import CheckoutIncomplete
 
     try:
         wt_repo.checkout()

@@ -21,9 +21,9 @@ from gitml.errors import BadInputError, GitmlError, WorkspaceConflictError
 from gitml.githooks import say, strict
 
 if TYPE_CHECKING:
+    from gitml.checkout import CheckoutResult
     from gitml.pointer import Pointer
     from gitml.repo import Repo
-    from gitml.workspace import CheckoutResult
 
 # Literal, not SUFFIX: a switch with no data changed must not import pointer.py
 # (dataclasses, YAML) only to learn there is nothing to do.
@@ -98,7 +98,7 @@ def follow(root: str, old: str, new: str | None, *, skip_in_rebase: bool = False
 def _checkout(repo: Repo, targets: list[str] | None) -> int:
     """Check out ``targets`` (None: all); keeps unstored changes, reports what it could not do."""
     from gitml import tracked
-    from gitml.workspace import CheckoutIncomplete
+    from gitml.checkout import CheckoutIncomplete
 
     rels = targets
     kept: list[str] = []

@@ -136,9 +136,9 @@ def pull(repo: Repo, pipe: Pipeline, names: list[str], remote: str | None = None
          ) -> list[PullResult]:
     """Fetch and check out what the selected stages read (every input must come) and the
     stored outputs they last wrote (where the remote has them)."""
+    from gitml.checkout import CheckoutIncomplete
     from gitml.remotes.transfer import TransferIncomplete
     from gitml.remotes.transfer import pull as pull_paths
-    from gitml.workspace import CheckoutIncomplete
 
     inputs: list[str] = []
     outs: list[str] = []

@@ -9,10 +9,11 @@ worker threads only wait for stage processes (``--jobs``).
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gitml import faults
@@ -149,6 +150,66 @@ def repro(repo: Repo, targets: list[str] | None = None, *, force: bool = False,
         return runner.dry()
     with repo.lock():
         return runner.run()
+
+
+@dataclass
+class CommitResult:
+    """What ``gitml commit`` recorded: stages whose lock entry it wrote, data paths it
+    stored, and files to stage in Git."""
+
+    stages: list[str] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def commit(repo: Repo, targets: list[str] | None = None) -> CommitResult:
+    """Record what is in the workspace, without running anything (DVC's ``commit``): for a
+    stage (named, or owning a target output), store its outputs and write its lock entry
+    from its current deps and params, so it is up to date; a tracked path that is no stage
+    output is stored as ``gitml add`` does. No targets: every stage that is not up to date,
+    and every modified tracked path."""
+    from gitml import tracked, workspace
+    from gitml.pipeline.loader import load
+
+    pipe = load(repo) if os.path.exists(os.path.join(repo.root, "gitml.yaml")) else None
+    names: list[str] = []
+    paths: list[str] = []
+    for t in targets or []:
+        if pipe is not None and (t in pipe.stages or any(s.group == t for s in
+                                                         pipe.stages.values())):
+            names.extend(pipe.resolve([t]))
+            continue
+        rel = tracked.to_rel(repo.root, t).removesuffix(".gitml")
+        owners = pipe.producers(rel) if pipe is not None else []
+        if owners:
+            names.extend(owners)
+        else:
+            paths.append(rel)
+    if targets is None:
+        names = pipe.order() if pipe is not None else []
+        outs = {o.path for s in (pipe.stages.values() if pipe else []) for o in s.outs}
+        paths = [s.path for s in workspace.status(repo) if s.state == "modified"
+                 and s.path not in outs]
+    result = CommitResult()
+    with repo.lock():
+        runner = _Runner(repo, pipe, list(dict.fromkeys(names)), force=False,  # type: ignore
+                         keep_going=False, jobs=1, run_cache=True, stream=False,
+                         stream_fd=None, on_event=None) if names else None
+        for n in dict.fromkeys(names):
+            if runner is not None and runner.commit(pipe.stages[n]):  # type: ignore[union-attr]
+                result.stages.append(n)
+        if runner is not None:
+            result.changed.extend(runner.result.changed)
+    if paths:
+        for r in workspace.add(repo, paths, quiet=True):
+            if r.changed:
+                result.data.append(r.path)
+                result.changed.append(r.pointer)
+    result.changed = list(dict.fromkeys(result.changed))
+    return result
 
 
 class _Runner:
@@ -350,6 +411,27 @@ class _Runner:
             return False
         self.state.save()
         self._emit("done", stage, job=job)
+        return True
+
+    def commit(self, stage: Stage) -> bool:
+        """Store a stage's outputs as they are and record its lock entry (``gitml commit``);
+        False when it was up to date already."""
+        c = check(stage, self.lock.get(stage.name), self.state)
+        if c.missing:
+            raise GitmlError(f"cannot commit stage {stage.name!r}: {c.missing[0]}")
+        lost = outputs.missing(self.repo, stage)
+        if lost:
+            raise GitmlError(f"cannot commit stage {stage.name!r}: its output {lost[0]} does "
+                             "not exist (run 'gitml repro' to make it)")
+        if not c.reasons:
+            return False
+        outputs.check_not_in_git(self.repo, [stage])
+        with self.repo.store.lock():
+            outs, changed = outputs.store(self.repo, stage)
+            self._changed(changed)
+            self._record(stage, c, outs)
+            self.cache.put(key(stage, c.deps, c.params), stage, outs)
+        self.state.save()
         return True
 
     def _record(self, stage: Stage, c: Check, outs: list[Any]) -> None:

@@ -184,6 +184,8 @@ class RunCache:
                 pairs = [(e.path, os.path.join(full, *e.path.split("/")), e)
                          for e in entries]
                 safe.make(full)
+            for d in entries.empty if ptr.is_dir else ():  # empty folders come back too
+                safe.make(os.path.join(full, *d.split("/")))
             for key, path, e in pairs:
                 safe.make(os.path.dirname(path))
                 try:

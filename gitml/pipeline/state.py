@@ -135,15 +135,19 @@ def _dir(hasher: Any, full: str) -> HashInfo:
     for st in ws.values():
         if st.st_mode & _FMT == _REG:
             total += st.st_size
-        else:
+        elif st.st_mode & _FMT != stat.S_IFDIR:  # an empty folder's stat says it all too
             plain = False
     digest, newest = stat_digest(ws)
     snap = hasher.cache.snapshot
     if plain and snap is not None and hasher.cache.clean_snapshot(snap[0], digest, newest):
         return HashInfo(snap[0], total, len(ws))
     entries: list[Entry] = []
+    empty: list[str] = []
     total = 0
     for frel, lst in ws.items():
+        if frel[-1] == "/":  # an empty folder, kept in the manifest as add keeps it
+            empty.append(frel[:-1])
+            continue
         path = os.path.join(full, frel)
         try:  # add follows links (the symlink link type) and keeps regular files only
             st = os.stat(path) if stat.S_ISLNK(lst.st_mode) else lst
@@ -154,7 +158,7 @@ def _dir(hasher: Any, full: str) -> HashInfo:
         oid = hasher.oid_key(frel, path, lst)
         entries.append(Entry(frel, oid, st.st_size, bool(st.st_mode & _EXEC)))
         total += st.st_size
-    moid, _ = manifest.oid_of(entries)
+    moid, _ = manifest.oid_of(entries, empty)
     if plain:
         hasher.cache.set_snapshot(moid, digest)
     return HashInfo(moid, total, len(entries))

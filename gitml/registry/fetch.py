@@ -144,6 +144,8 @@ def _materialise_dir(repo: Repo, reader: RevReader, obj: ModelObject, target: st
                      link_types: tuple[str, ...]) -> None:
     entries = manifest.loads(reader.object_bytes(obj.oid, obj.path), obj.path)
     os.makedirs(target)
+    for d in entries.empty:
+        os.makedirs(safe_join(target, d, source=obj.path), exist_ok=True)
     for e in entries:
         reader.ensure(e.oid, f"{obj.path}/{e.path}")
         dest = safe_join(target, e.path, source=obj.path)

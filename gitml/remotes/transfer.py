@@ -38,9 +38,9 @@ from gitml.remotes.base import RemoteError, TransferIncomplete
 from gitml.remotes.select import Want
 
 if TYPE_CHECKING:
+    from gitml.checkout import CheckoutResult
     from gitml.remotes.base import Backend
     from gitml.repo import Repo
-    from gitml.workspace import CheckoutResult
 
 # Fault injection for tests, at a fixed point: after N objects completed, either raise
 # a RemoteError ("raise", the default), SIGKILL this process ("sigkill"), or call
@@ -464,7 +464,7 @@ def pull(repo: Repo, targets: list[str] | None = None, remote: str | None = None
          jobs: int | None = None, force: bool = False) -> PullResult:
     """fetch, then check out the workspace (only ``targets`` when given; a target inside a
     tracked directory checks out just that part)."""
-    from gitml.workspace import CheckoutIncomplete
+    from gitml.checkout import CheckoutIncomplete
 
     fetch_error: TransferIncomplete | None = None
     try:
