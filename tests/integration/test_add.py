@@ -127,13 +127,6 @@ def test_bad_targets_are_refused_and_change_nothing(repo: Path, cli, target, set
     assert not objects(repo)
 
 
-def test_target_inside_tracked_directory_is_refused(repo: Path, cli) -> None:
-    write(repo / "d" / "x.txt", "x")
-    assert cli("add", "d").code == 0
-    r = cli("add", "d/x.txt")
-    assert r.code == 2 and "inside the tracked directory d" in r.err
-
-
 def test_directory_containing_a_tracked_path_is_refused(repo: Path, cli) -> None:
     write(repo / "outer" / "inner.bin", "x")
     write(repo / "outer" / "other.txt", "y")
