@@ -67,6 +67,8 @@ def describe(r: Rule) -> str:
                                                  f"<= {hi:,}" if hi is not None else "") if x)
     if r.kind == "max_null_fraction":
         return f"{col or 'every column'} nulls <= {r.arg:.2%}"
+    if r.kind == "synth":
+        return "synthetic: lineage, no copies" + "".join(f", {k} >= {v:g}" for k, v in r.arg)
     return r.kind
 
 
@@ -345,6 +347,15 @@ def _count_results(r: Rule, rows: int, nulls: dict[str, int]) -> list[RuleResult
     return out
 
 
+def _synth_result(repo: Repo, rel: str, r: Rule) -> RuleResult:
+    """A synthetic table's recorded report (``meta.synth``) against the rule's minimums."""
+    from gitml.tabular.synth.lineage import gate
+
+    problems = gate(repo, rel, dict(r.arg))
+    return RuleResult("synth", None, not problems, len(problems),
+                      "; ".join(problems) if problems else "ok", describe=describe(r))
+
+
 def run_checks(repo: Repo, targets: list[str] | None = None,
                project: dict[str, Any] | None = None) -> CheckReport:
     """Run every check declared in ``gitml.yaml`` (or those covering ``targets``).
@@ -382,6 +393,13 @@ def run_checks(repo: Repo, targets: list[str] | None = None,
                 check_values(target.pattern, target.rules, table.schema, rel)  # footer only
                 todo.append((target, table))
         for item in todo:  # rows are read only once every rule fits its column
-            report.files.append(item if isinstance(item, FileReport) else
-                                check_table(item[1], list(item[0].rules), item[0].pattern))
+            if isinstance(item, FileReport):
+                report.files.append(item)
+                continue
+            target, table = item
+            fr = check_table(table, [r for r in target.rules if r.kind != "synth"],
+                             target.pattern)
+            fr.results += [_synth_result(repo, table.name, r) for r in target.rules
+                           if r.kind == "synth"]
+            report.files.append(fr)
     return report

@@ -9,6 +9,7 @@
         not_null: [user_id]
         unique: [user_id, [user_id, day]]   # a column or a composite key
         max_null_fraction: 0.05        # for every column
+        synth: {privacy: 0.9}          # a synthetic table: its lineage's report (meta.synth)
         columns:
           age: {min: 0, max: 120}
           country: {allowed: [DE, FR, US], not_null: true}
@@ -34,7 +35,8 @@ _ARROW_TYPE = re.compile(
     r"^(u?int(8|16|32|64)|float(16|32|64)?|double|halffloat|(large_)?(string|utf8|binary)"
     r"|bool|date(32|64)(\[(day|ms)\])?|time(32|64)\[(s|ms|us|ns)\]|duration\[(s|ms|us|ns)\]"
     r"|timestamp\[(s|ms|us|ns)(, tz=[^\]]+)?\]|decimal(128|256)?\(\d+, ?\d+\)|null)$")
-TABLE_KEYS = ("rows", "schema", "not_null", "unique", "max_null_fraction", "columns")
+TABLE_KEYS = ("rows", "schema", "not_null", "unique", "max_null_fraction", "synth", "columns")
+SYNTH_SCORES = ("fidelity", "correlation", "utility", "privacy")
 COLUMN_KEYS = ("min", "max", "allowed", "regex", "not_null", "unique", "max_null_fraction")
 
 
@@ -144,6 +146,12 @@ def _table_rules(pattern: str, body: dict[str, Any]) -> list[Rule]:
                 rules.append(Rule("unique", tuple(cols) if len(cols) > 1 else cols[0]))
         elif key == "max_null_fraction":
             rules.append(Rule("max_null_fraction", None, _fraction(value, where)))
+        elif key == "synth":
+            if not isinstance(value, dict) or set(value) - set(SYNTH_SCORES):
+                raise _err(where, "expected {fidelity: F, correlation: F, utility: F, "
+                                  "privacy: F} (minimums from 0 to 1; {} for none)")
+            rules.append(Rule("synth", None, tuple(
+                (k, _fraction(v, f"{where}.{k}")) for k, v in value.items())))
         else:
             if not isinstance(value, dict) or not value:
                 raise _err(where, "expected a mapping of column -> rules")

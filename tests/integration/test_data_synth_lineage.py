@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
-from conftest import git, run_cli
+from conftest import git, run_cli, write
 from test_data_synth import customers, put
 
 from gitml import pointer
@@ -143,3 +144,35 @@ def test_rev_path_source_is_read_at_its_commit(repo: Path, cli, monkeypatch) -> 
     assert r.code == 0 and f"regenerated from {sha[:12]}:raw/c.csv" in r.out, r.err
     r = cli("data", "synth", "nope:raw/c.csv")
     assert r.code == 2 and "nope" in r.err
+
+
+def test_data_check_and_the_pre_commit_hook_gate_on_the_recorded_report(twin: Path,
+                                                                        repo: Path,
+                                                                        cli) -> None:
+    write(repo / "gitml.yaml", "checks:\n  data/twin.parquet:\n"
+          "    synth: {privacy: 0.8, fidelity: 0.9}\n    rows: {min: 1000}\n")
+    r = cli("data", "check")
+    assert r.code == 0, r.out + r.err
+    assert "ok    synthetic: lineage, no copies, privacy >= 0.8, fidelity >= 0.9" in r.out
+    assert cli("hooks", "install", "pre-commit").code == 0
+    git(repo, "add", "-A")
+    ok = subprocess.run(["git", "commit", "-q", "-m", "twin"], cwd=repo, capture_output=True,
+                        text=True)
+    assert ok.returncode == 0, ok.stderr
+    # a stricter gate, or a twin edited after it was made, is refused
+    write(repo / "gitml.yaml", "checks:\n  data/twin.parquet:\n    synth: {fidelity: 0.9999}\n")
+    r = cli("data", "check", "--json")
+    assert r.code == 1 and "fidelity 0.9" in r.out and "< 0.9999" in r.out
+    pq.write_table(pq.read_table(twin).slice(5), twin)
+    write(repo / "gitml.yaml", "checks:\n  data/twin.parquet:\n    synth: {}\n")
+    r = cli("data", "check")
+    assert r.code == 1 and "changed since it was synthesised" in r.out
+    assert cli("add", "-q", "data/twin.parquet").code == 0  # re-added: the lineage is gone
+    git(repo, "add", "-A")
+    r = subprocess.run(["git", "commit", "-q", "-m", "edited twin"], cwd=repo,
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "commit refused" in r.stderr
+    assert "no synth lineage in its pointer" in r.stderr
+    write(repo / "gitml.yaml", "checks:\n  data/twin.parquet:\n    synth: {speed: 1}\n")
+    r = cli("data", "check")
+    assert r.code == 2 and "synth: expected {fidelity: F" in r.err

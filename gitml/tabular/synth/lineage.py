@@ -142,3 +142,32 @@ def parse(meta: Any, where: str) -> tuple[SynthOptions, dict[str, Any]]:
                         replace=tuple(replace.items()),
                         min_count=_int(meta, "min_count", where, 1), target=target)
     return opts, src
+
+
+def gate(repo: Repo, rel: str, minimums: dict[str, float]) -> list[str]:
+    """Why the synthetic table at ``rel`` must not be committed (empty: it may): no lineage,
+    changed since it was made, copies of source rows, or a headline score below its minimum
+    (``checks: PATH: synth: {...}`` in gitml.yaml, which the pre-commit hook runs)."""
+    from gitml import pointer, tracked
+    from gitml.errors import GitmlError
+    from gitml.tabular.synth.report import failures
+
+    try:
+        ptr = tracked.load_pointer(repo.root, rel + pointer.SUFFIX).ptr
+    except GitmlError:
+        return ["not tracked by gitml: no lineage (make it with gitml data synth)"]
+    meta = ptr.meta.get("synth")
+    if meta is None:
+        return ["no synth lineage in its pointer (made by gitml data synth? a changed file "
+                "that was added again loses it)"]
+    parse(meta, rel + pointer.SUFFIX)
+    full = repo.abspath(rel)
+    if os.path.isfile(full) and hash_file(full) != ptr.oid:
+        return ["changed since it was synthesised: its lineage no longer describes it"]
+    report = meta.get("report")
+    keys = ("fidelity", "correlation", "utility", "privacy", "exact_copies")
+    if not isinstance(report, dict) or not all(
+            k in report and (report[k] is None or type(report[k]) in (int, float))
+            for k in keys) or type(report["exact_copies"]) is not int:
+        raise _err(rel + pointer.SUFFIX, f"report must map {', '.join(keys)} to numbers")
+    return failures({k: report[k] for k in keys}, minimums)
