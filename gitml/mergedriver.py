@@ -177,6 +177,10 @@ def summary(data: bytes, repo: Repo | None = None) -> str:
             lines.append(f"{key}: {meta.pop(key):,}")
     if meta.get("schema"):
         lines.append(f"schema: {meta.pop('schema')}")
+    if "synth" in meta:  # a synthetic table's lineage, readable in git diff (issue 24)
+        from gitml.tabular.synth.lineage import summary_lines
+
+        lines += summary_lines(meta.pop("synth"))
     lines += [f"{k}: {v}" for k, v in sorted(meta.items())]
     lines.append(f"hash: {ptr.oid}")
     if ptr.is_dir:

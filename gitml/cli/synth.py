@@ -79,6 +79,9 @@ def synth(src: str | None, out: str | None, rows: int | None, seed: int, key: tu
 
     if report_file and not report_file.lower().endswith((".json", ".md")):
         raise BadInputError(f"--report {report_file}: expected a .json or .md file")
+    if report_file and not os.path.isdir(os.path.dirname(os.path.abspath(report_file))):
+        raise BadInputError(f"--report {report_file}: the directory "
+                            f"{os.path.dirname(report_file)} does not exist")
     opts = SynthOptions(rows=rows, seed=seed, key=_names(key), exclude=_names(exclude),
                         replace=parse_rules(replace), min_count=min_count, target=target)
     res = synthesize(src, out, opts, thresholds=parse_thresholds(fail_under), quiet=quiet)

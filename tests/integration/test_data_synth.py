@@ -245,6 +245,7 @@ def test_bad_input_is_one_line_exit_2(src: Path, repo: Path, cli) -> None:
         (["-o", "twin.txt"], "the output must be a .parquet or .csv file"),
         (["-o", "nodir/twin.parquet"], "the directory nodir does not exist"),
         (["--report", "r.txt"], "expected a .json or .md file"),
+        (["--report", "nodir/r.md"], "--report nodir/r.md: the directory nodir does not exist"),
     ]
     for args, msg in cases:
         r = synth(cli, "data/customers.parquet", *args)
@@ -300,7 +301,7 @@ def test_odd_tables(repo: Path, cli) -> None:
     b = pq.read_table(repo / "odd2.parquet")
     assert [x["name"] for x in d["columns"]["dropped"]] == ["tags"]
     why = d["columns"]["dropped"][0]["why"]
-    assert "int64> is not modelled (keep it as nulls with --replace tags=null)" in why
+    assert "int64> is not modelled; keep it as nulls with --replace tags=null" in why
     assert b.schema.equals(odd.schema.remove(odd.schema.get_field_index("tags")))
     assert set(b["const"].to_pylist()) == {"same"} and b["nothing"].null_count == n
     assert set(b["lbl"].to_pylist()) <= {"a", "b"}

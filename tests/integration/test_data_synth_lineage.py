@@ -57,6 +57,11 @@ def test_pointer_records_lineage_not_data(twin: Path, repo: Path, cli) -> None:
     assert cli("data", "synth", "data/customers.parquet", "-k", "user_id", "--seed", "8",
                "--exclude", "email", "-o", "data/twin.parquet", "-q").code == 0
     assert pointer.load(str(repo / "data" / "twin.parquet.gitml")).meta["synth"]["seed"] == 8
+    diff = git(repo, "diff", "data/twin.parquet.gitml")  # through gitml's diff driver
+    assert "-synth: gaussian-copula 1 of data/customers.parquet (xxh3:" in diff
+    assert "seed 7, rows 1500, key user_id, exclude email, min count 10" in diff
+    assert "+synth: gaussian-copula 1 of data/customers.parquet" in diff and "seed 8" in diff
+    assert "+synth report: fidelity 0.9" in diff
 
 
 def test_verify_passes_and_fails_when_tampered(twin: Path, repo: Path, cli) -> None:

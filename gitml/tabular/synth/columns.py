@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gitml.errors import BadInputError
 
@@ -146,6 +146,33 @@ def _int_view(t: pa.DataType) -> pa.DataType | None:
     return None
 
 
+def decoded(col: Any) -> Any:
+    """A dictionary-encoded column as plain values; any other column as it is."""
+    import pyarrow as pa
+
+    return col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col
+
+
+def valid_mask(col: Any) -> np.ndarray:
+    import numpy as np
+
+    return np.array(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def level_codes(col: Any, values: list[Any], missing: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the index of each value of ``col`` in ``values``, ``missing`` when it is not there
+    or null; the valid mask)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = decoded(col)
+    idx = pc.index_in(col, value_set=pa.array(values, col.type)) if values else \
+        pa.nulls(len(col), pa.int32())
+    codes = np.array(pc.fill_null(idx, missing).to_numpy(zero_copy_only=False), np.int64)
+    return codes, valid_mask(col)
+
+
 def numbers(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """(float64 values, valid mask) of a numeric, temporal or boolean column.
 
@@ -157,14 +184,12 @@ def numbers(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
+    col = decoded(col)
     t = col.type
-    if pa.types.is_dictionary(t):
-        col = col.cast(t.value_type)
-        t = t.value_type
     iv = _int_view(t)
     if iv is not None:
         col = col.view(iv)
-    valid = np.array(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    valid = valid_mask(col)
     if pa.types.is_boolean(t):
         vals = np.array(pc.fill_null(col, False).to_numpy(zero_copy_only=False), np.float64)
     else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from gitml.tabular.synth.columns import OTHER, numbers
+from gitml.tabular.synth.columns import OTHER, decoded, level_codes, numbers
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,15 +51,12 @@ def _with_nulls(col: Any) -> np.ndarray:
 
 def tvd(m: Marginal, source: Any, synth: Any) -> float:
     """Total variation distance of two category columns, rare source values as OTHER."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     known = set(m.levels)
 
     def freqs(col: Any, pool: bool) -> dict[Any, float]:
-        if pa.types.is_dictionary(col.type):
-            col = col.cast(col.type.value_type)
-        vc = pc.value_counts(col)
+        vc = pc.value_counts(decoded(col))
         out: dict[Any, float] = {}
         for v, k in zip(vc.field(0).to_pylist(), vc.field(1).to_pylist(), strict=True):
             key = OTHER if pool and v not in known else v
@@ -172,17 +169,13 @@ def _features(model: Model, t: pa.Table, target: str) -> tuple[np.ndarray, list[
 def _codes(m: Marginal, col: Any) -> np.ndarray:
     """Level codes as floats; rare values are OTHER's code, nulls NaN."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
-    if pa.types.is_dictionary(col.type):
-        col = col.cast(col.type.value_type)
     values = [v for v in m.levels if v is not None]
-    other = values.index(OTHER) if OTHER in values else len(values)
-    idx = pc.index_in(col, value_set=pa.array(values, col.type))
-    codes = np.asarray(pc.fill_null(idx, other).to_numpy(zero_copy_only=False), np.float64)
-    codes[~np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)] = np.nan
-    return codes
+    codes, valid = level_codes(col, values, values.index(OTHER) if OTHER in values else
+                               len(values))
+    out = codes.astype(np.float64)
+    out[~valid] = np.nan
+    return out
 
 
 def model_check(model: Model, target: str | None, train: pa.Table, holdout: pa.Table,

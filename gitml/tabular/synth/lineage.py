@@ -171,3 +171,25 @@ def gate(repo: Repo, rel: str, minimums: dict[str, float]) -> list[str]:
             for k in keys) or type(report["exact_copies"]) is not int:
         raise _err(rel + pointer.SUFFIX, f"report must map {', '.join(keys)} to numbers")
     return failures({k: report[k] for k in keys}, minimums)
+
+
+def summary_lines(meta: Any) -> list[str]:
+    """``meta.synth`` as two readable lines for ``git diff`` of a pointer (what made the
+    table, and its report); whatever a stranger's pointer holds, never an error."""
+    if not isinstance(meta, dict):
+        return [f"synth: {meta}"]
+    src = meta.get("source") if isinstance(meta.get("source"), dict) else {}
+    rev = f" at {str(src['rev'])[:12]}" if src.get("rev") else ""
+    def text(v: Any) -> str:
+        if isinstance(v, list):
+            return ", ".join(map(str, v))
+        return ", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else str(v)
+
+    opts = [f"{k.replace('_', ' ')} {text(v)}"
+            for k in ("seed", "rows", "key", "exclude", "replace", "min_count", "target")
+            if (v := meta.get(k)) is not None]
+    report = meta.get("report") if isinstance(meta.get("report"), dict) else {}
+    return [f"synth: {meta.get('method')} {meta.get('version')} of {src.get('path')}{rev} "
+            f"({src.get('hash')}); " + ", ".join(opts),
+            "synth report: " + ", ".join(f"{k.replace('_', ' ')} {v}"
+                                         for k, v in report.items())]

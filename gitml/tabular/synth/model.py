@@ -20,9 +20,11 @@ from gitml.tabular.synth.columns import (
     OTHER,
     Column,
     SynthOptions,
+    decoded,
     detect_step,
     integer_type,
     kind_of,
+    level_codes,
     numbers,
     plan_key,
 )
@@ -108,11 +110,11 @@ def plan(table: pa.Table, opts: SynthOptions) -> tuple[list[Column], list[tuple[
                 cols.append(Column(name, t, "category"))
             else:
                 dropped.append((name, f"text: most values occur fewer than {opts.min_count} "
-                                      f"times (keep it with --replace {name}=null, =category "
-                                      f"or =template:...)"))
+                                      f"times; keep it with --replace {name}=null, =category "
+                                      f"or =template:TEXT"))
         else:
-            dropped.append((name, f"type {t} is not modelled (keep it as nulls with "
-                                  f"--replace {name}=null)"))
+            dropped.append((name, f"type {t} is not modelled; keep it as nulls with "
+                                  f"--replace {name}=null"))
     return cols, dropped, counts
 
 
@@ -124,12 +126,9 @@ def _bad(msg: str) -> Exception:
 
 def _value_counts(col: pa.ChunkedArray) -> list[tuple[Any, int]]:
     """(value, count) of the non-null values, most frequent first, ties by value."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    if pa.types.is_dictionary(col.type):
-        col = col.cast(col.type.value_type)
-    vc = pc.value_counts(col)
+    vc = pc.value_counts(decoded(col))
     pairs = [(v, n) for v, n in zip(vc.field(0).to_pylist(), vc.field(1).to_pylist(),
                                     strict=True) if v is not None]
     pairs.sort(key=lambda p: (-p[1], p[0]))
@@ -242,11 +241,8 @@ def _fit_levels(c: Column, col: pa.ChunkedArray, vc: list[tuple[Any, int]] | Non
                 min_count: int, dim: int) -> tuple[Marginal, list[np.ndarray]]:
     """Booleans and categories: levels by frequency (rare category values pooled)."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
-    if pa.types.is_dictionary(col.type):
-        col = col.cast(col.type.value_type)
+    col = decoded(col)
     n = len(col)
     nulls = col.null_count
     if vc is None:  # booleans: never pooled, two values cannot single anyone out
@@ -266,18 +262,12 @@ def _fit_levels(c: Column, col: pa.ChunkedArray, vc: list[tuple[Any, int]] | Non
     # each row's level: its value's index among the kept values, else OTHER, else null
     code_of = {v: i for i, v in enumerate(values)}
     kept_vals = [v for v, _ in kept]
-    idx = pc.index_in(col, value_set=pa.array(kept_vals, col.type)) if kept_vals else \
-        pa.nulls(n, pa.int32())
-    remap = np.array([code_of[v] for v in kept_vals] + [-1], np.int64)
-    raw = np.asarray(pc.fill_null(idx, len(kept_vals)).to_numpy(zero_copy_only=False))
-    codes = remap[raw]
-    if pooled or nulls:
-        is_null = ~np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        rest = codes < 0
-        if pooled:
-            codes[rest & ~is_null] = code_of[OTHER]
-        if nulls:
-            codes[is_null] = code_of[None]
+    raw, valid = level_codes(col, kept_vals, len(kept_vals))
+    codes = np.array([code_of[v] for v in kept_vals] + [-1], np.int64)[raw]
+    if pooled:
+        codes[(codes < 0) & valid] = code_of[OTHER]
+    if nulls:
+        codes[~valid] = code_of[None]
     cum = np.concatenate([[0.0], np.cumsum(probs)])
     cum[-1] = 1.0
     level_scores = _scores(cum[:-1], cum[1:])

@@ -107,18 +107,15 @@ def _one_hot(m: Marginal, col: pa.ChunkedArray) -> np.ndarray:
     other value, and one for null when the model has nulls (else a null is another value).
     The dimensions depend on the model only, so that every table embeds alike."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
-    if pa.types.is_dictionary(col.type):
-        col = col.cast(col.type.value_type)
+    from gitml.tabular.synth.columns import level_codes
+
     top = [v for v in m.levels if v is not None][:ONE_HOT]
     n = len(col)
-    idx = pc.index_in(col, value_set=pa.array(top, col.type)) if top else pa.nulls(n, pa.int32())
-    code = np.asarray(pc.fill_null(idx, len(top)).to_numpy(zero_copy_only=False), np.int64)
+    code, valid = level_codes(col, top, len(top))
     null_dim = None in m.levels
     if null_dim:
-        code[~np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)] = len(top) + 1
+        code[~valid] = len(top) + 1
     out = np.zeros((n, len(top) + 1 + null_dim))
     out[np.arange(n), code] = np.sqrt(0.5)
     return out
