@@ -341,3 +341,23 @@ def test_missing_extra_says_how_to_install(monkeypatch, src: Path, cli) -> None:
     assert r.code == 2
     assert r.err == ("error: gitml data synth needs numpy and scipy: "
                      "pip install 'gitml[synth]'\n")
+
+
+def test_many_levels_keep_the_most_frequent_thousand(repo: Path, cli) -> None:
+    rng = np.random.default_rng(4)
+    levels = [f"city-{i:04d}" for i in range(1200)]
+    values = [v for v in levels for _ in range(5)]
+    rng.shuffle(values)
+    n = len(values)
+    put(repo / "cities.parquet", pa.table({"city": values, "x": rng.normal(size=n)}))
+    r = synth(cli, "cities.parquet", "--min-count", "2", "-o", "c2.parquet", "--json")
+    assert r.code == 0, r.err
+    d = json.loads(r.out)
+    out = set(pq.read_table(repo / "c2.parquet")["city"].to_pylist())
+    assert "(other)" in out and out - {"(other)"} <= set(levels)
+    assert len(out - {"(other)"}) <= 1000
+    assert d["privacy"]["pooling"][0]["values"] >= 200  # past the thousand, and the rare
+    assert "skipped" in d["fidelity"]["model"]  # no target: 1,001 levels are too many
+    r = synth(cli, "cities.parquet", "--min-count", "2", "--target", "city", "-o", "c3.parquet",
+              "--json")
+    assert json.loads(r.out)["fidelity"]["model"]["skipped"].startswith("city has ")

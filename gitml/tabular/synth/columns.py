@@ -202,6 +202,21 @@ def numbers(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return vals, valid
 
 
+def tie_bounds(xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each value of sorted ``xs``: where its run of equal values starts and ends."""
+    import numpy as np
+
+    n = len(xs)
+    idx = np.arange(n)
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = xs[1:] != xs[:-1]
+    left = np.maximum.accumulate(np.where(starts, idx, 0))
+    ends = np.ones(n, dtype=bool)
+    ends[:-1] = starts[1:]
+    right = np.minimum.accumulate(np.where(ends, idx + 1, n)[::-1])[::-1]
+    return left, right
+
+
 def integer_type(t: pa.DataType) -> bool:
     import pyarrow as pa
 

@@ -7,7 +7,8 @@
 - correlations: Spearman's rank correlation between every two numeric, date or boolean
   columns, on each table; the largest and the mean absolute difference;
 - the model check, when scikit-learn is installed: a gradient-boosted model of one column
-  (``--target``; by default the last categorical or boolean column) trained on synthetic
+  (``--target``; by default the last categorical or boolean column of at most 50 levels)
+  trained on synthetic
   rows and one trained on source rows, both scored on held-out source rows the synthesiser
   never saw (balanced accuracy, or R² for a number); ``utility`` is their ratio.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from gitml.tabular.synth.columns import OTHER, decoded, level_codes, numbers
+from gitml.tabular.synth.columns import OTHER, decoded, level_codes, numbers, tie_bounds
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from gitml.tabular.synth.model import Marginal, Model
 
 SAMPLE = 200_000  # rows of each table for the correlation and per-column statistics
-ML_ROWS = 50_000  # rows to train each model on, and to score them on
+ML_ROWS = 25_000  # rows to train each model on, and to score them on
+MAX_CLASSES = 50  # a category with more levels is no target (a model per class and round)
 
 
 def ks(a: np.ndarray, b: np.ndarray) -> float:
@@ -87,14 +89,18 @@ def columns(model: Model, source: pa.Table, synth: pa.Table) -> list[dict[str, A
 
 
 def _ranks(col: Any) -> np.ndarray:
-    """Average ranks of the values, NaN for nulls."""
+    """Average ranks of the values, NaN for nulls (scipy.stats would cost a second to
+    import)."""
     import numpy as np
-    from scipy.stats import rankdata
 
     vals, valid = numbers(col)
     r = np.full(len(vals), np.nan)
-    if valid.any():
-        r[valid] = rankdata(vals[valid])
+    v = vals[valid]
+    order = np.argsort(v, kind="stable")
+    left, right = tie_bounds(v[order])
+    ranks = np.empty(len(v))
+    ranks[order] = (left + right + 1) / 2
+    r[valid] = ranks
     return r
 
 
@@ -143,7 +149,9 @@ def sample_rows(t: pa.Table, k: int, rng: np.random.Generator) -> pa.Table:
 
 # -- the model check ------------------------------------------------------------------------
 def default_target(model: Model) -> str | None:
-    cats = [m.column.name for m in model.marginals if not m.is_number]
+    """The last categorical or boolean column with at most ``MAX_CLASSES`` levels."""
+    cats = [m.column.name for m in model.marginals
+            if not m.is_number and len(m.levels) <= MAX_CLASSES]
     return cats[-1] if cats else None
 
 
@@ -192,6 +200,8 @@ def model_check(model: Model, target: str | None, train: pa.Table, holdout: pa.T
     m = next((m for m in model.marginals if m.column.name == target), None)
     if m is None:
         return {"skipped": f"{target} is not a modelled column"}
+    if not m.is_number and len(m.levels) > MAX_CLASSES:
+        return {"skipped": f"{target} has {len(m.levels):,} levels (at most {MAX_CLASSES})"}
     rng = np.random.default_rng([seed, 5])
     test = sample_rows(holdout, ML_ROWS, rng)
     if test.num_rows < 20:

@@ -27,6 +27,7 @@ from gitml.tabular.synth.columns import (
     level_codes,
     numbers,
     plan_key,
+    tie_bounds,
 )
 
 if TYPE_CHECKING:
@@ -209,7 +210,7 @@ def _fit_number(c: Column, col: pa.ChunkedArray, dim: int
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, nn - 1)
     grid = xs[lo] + (pos - lo) * (xs[hi] - xs[lo])
-    left, right = _tie_bounds(xs)  # of each sorted value's run of equal values
+    left, right = tie_bounds(xs)  # of each sorted value's run of equal values
     score = np.full(n, np.nan)
     scored = np.empty(nn)
     scored[order] = _scores(left / nn, right / nn)
@@ -220,21 +221,6 @@ def _fit_number(c: Column, col: pa.ChunkedArray, dim: int
         null_dim = dim + 1
         out.append(_scores(np.where(valid, p_null, 0.0), np.where(valid, 1.0, p_null)))
     return Marginal(c, dim=dim, null_dim=null_dim, p_null=p_null, grid=grid), out
-
-
-def _tie_bounds(xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each value of sorted ``xs``: where its run of equal values starts and ends."""
-    import numpy as np
-
-    n = len(xs)
-    idx = np.arange(n)
-    starts = np.ones(n, dtype=bool)
-    starts[1:] = xs[1:] != xs[:-1]
-    left = np.maximum.accumulate(np.where(starts, idx, 0))
-    ends = np.ones(n, dtype=bool)
-    ends[:-1] = starts[1:]
-    right = np.minimum.accumulate(np.where(ends, idx + 1, n)[::-1])[::-1]
-    return left, right
 
 
 def _fit_levels(c: Column, col: pa.ChunkedArray, vc: list[tuple[Any, int]] | None,
