@@ -21,7 +21,7 @@ from gitml.errors import EXIT_FOUND, EXIT_INTERRUPTED, GitmlError
 from gitml.pipeline import lockfile, outputs
 from gitml.pipeline.lockfile import HashInfo, LockEntry
 from gitml.pipeline.runcache import RunCache, key
-from gitml.pipeline.runner import Job
+from gitml.pipeline.runner import Job, check_not_running
 from gitml.pipeline.staleness import Check, Reason, check
 from gitml.pipeline.state import State
 
@@ -288,6 +288,7 @@ class _Runner:
 
     # -- running -------------------------------------------------------------------------
     def run(self) -> ReproResult:
+        check_not_running(self.repo.root, list(self.names))  # a killed run's stage lives on
         selected = set(self.names)
         ups = {n: [u for u in self.pipe.upstream[n] if u in selected] for n in self.names}
         pending = list(self.names)

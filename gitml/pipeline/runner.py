@@ -3,11 +3,18 @@
 Each command runs in its own process group, so gitml decides what a Ctrl-C does: it
 forwards SIGINT to every running stage (and SIGKILL after a grace period), then
 records nothing for them. stdin is /dev/null: a stage cannot stop on a terminal read.
+
+A stage holds its lock (``.gitml/tmp/stages/<name hash>.lock``, an ``flock``) for its
+whole run, and its commands inherit it: when gitml itself is killed (``kill -9``), the
+stage's processes, still running in their own group, keep it. The next run finds it held
+and refuses to run that stage beside them (:func:`check_not_running`), naming the
+process group to wait for or stop.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -15,6 +22,9 @@ import sys
 import threading
 import time
 from typing import TYPE_CHECKING, BinaryIO
+
+from gitml import faults
+from gitml.errors import LockError
 
 if TYPE_CHECKING:
     from gitml.pipeline.schema import Stage
@@ -43,6 +53,7 @@ class Job:
         self.interrupted = False
         self.seconds = 0.0
         self._lock = threading.Lock()
+        self._lock_fd = -1
 
     def execute(self) -> int:
         """Run the commands one after another; stop at the first failure."""
@@ -51,11 +62,20 @@ class Job:
         cwd = os.path.join(self.root, *self.stage.wdir.split("/")) if self.stage.wdir \
             else self.root
         rc = 0
-        for cmd in self.stage.cmd:
-            rc = self._one(cmd, env, cwd)
-            if rc != 0:
-                self.failed_cmd = cmd
-                break
+        try:
+            self._lock_fd = _take(self.root, self.stage.name)
+        except LockError as e:
+            self.error = str(e)
+            self.returncode = 1
+            return 1
+        try:
+            for cmd in self.stage.cmd:
+                rc = self._one(cmd, env, cwd)
+                if rc != 0:
+                    self.failed_cmd = cmd
+                    break
+        finally:
+            os.close(self._lock_fd)  # the lock goes once the commands' processes end too
         self.returncode = rc
         self.seconds = time.monotonic() - t0
         return rc
@@ -69,10 +89,13 @@ class Job:
                 self.proc = subprocess.Popen(
                     cmd, shell=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE if piped else self.fd,
-                    stderr=subprocess.STDOUT if piped else None, process_group=0)
+                    stderr=subprocess.STDOUT if piped else None, process_group=0,
+                    pass_fds=(self._lock_fd,))  # the stage's processes hold its lock
             except OSError as e:
                 self.error = f"cannot start {cmd!r} in {cwd}: {e.strerror}"
                 return 127
+            os.pwrite(self._lock_fd, f"{self.proc.pid}\n".encode().ljust(16), 0)
+        faults.point("repro.stage-started")
         if piped:
             assert self.proc.stdout is not None
             self._pump(self.proc.stdout)
@@ -110,6 +133,36 @@ class Job:
         rc = self.returncode or 0
         what = f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
         return f"{what} from: {self.failed_cmd}"
+
+
+def _lock_path(root: str, name: str) -> str:
+    import xxhash
+
+    return os.path.join(root, ".gitml", "tmp", "stages",
+                        xxhash.xxh3_64_hexdigest(name.encode()) + ".lock")
+
+
+def _take(root: str, name: str) -> int:
+    """Open and lock the stage's lock file (an fd the stage's commands inherit)."""
+    path = _lock_path(root, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raw = os.pread(fd, 64, 0).split()
+        os.close(fd)
+        pgid = raw[0].decode() if raw and raw[0].isdigit() else "?"
+        raise LockError(f"stage {name!r} is still running (process group {pgid}, left by an "
+                        f"earlier run that was killed, or in the background): wait for it "
+                        f"to end, or stop it with 'kill -- -{pgid}', then run again") from None
+    return fd
+
+
+def check_not_running(root: str, names: list[str]) -> None:
+    """Refuse (LockError, exit 2) when any of these stages still runs in the background."""
+    for name in names:
+        os.close(_take(root, name))
 
 
 def _write_all(fd: int, data: bytes) -> None:
