@@ -182,6 +182,9 @@ def gc(repo: Repo, *, dry_run: bool = False, workspace_only: bool = False,
                 freed += repo.store.remove(oid)
         if not dry_run:
             repo.store.clean_tmp()
+            from gitml.heal import clean_quarantine  # bad copies kept 30 days (issue 18)
+
+            clean_quarantine(repo.store)
     return GcResult(removed, freed, kept, dry_run, [str(u) for u in unseen])
 
 

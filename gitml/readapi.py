@@ -136,22 +136,35 @@ class RevReader:
 
     def object_path(self, oid: str, what: str) -> str:
         """The store path of ``oid`` (fetched when missing), its bytes verified once per
-        reader: safe to hand to a library that reads the file itself."""
+        reader: safe to hand to a library that reads the file itself. A corrupt object is
+        healed from the default remote when it can be (gitml/heal.py)."""
         path = self.ensure(oid, what)
         if oid not in self._verified:
             actual = hash_file(path)
             if actual != oid:
-                raise IntegrityError(oid, actual, path)
+                self._heal(oid, actual, path)
             self._verified.add(oid)
         return path
 
     def object_bytes(self, oid: str, what: str) -> bytes:
-        with builtins.open(self.ensure(oid, what), "rb") as f:
-            data = f.read()
-        actual = hash_bytes(data)
-        if actual != oid:
-            raise IntegrityError(oid, actual, self.repo.store.path(oid))
-        return data
+        path = self.ensure(oid, what)
+        for attempt in (1, 2):
+            with builtins.open(path, "rb") as f:
+                data = f.read()
+            actual = hash_bytes(data)
+            if actual == oid:
+                return data
+            if attempt == 2:
+                break
+            self._heal(oid, actual, path)
+        raise IntegrityError(oid, actual, path)
+
+    def _heal(self, oid: str, actual: str, path: str) -> None:
+        """Quarantine the corrupt copy and fetch a verified one, or raise IntegrityError."""
+        from gitml.heal import heal
+
+        if oid not in heal(self.repo, [oid]).healed:
+            raise IntegrityError(oid, actual, path)
 
     def read_bytes(self, path: str, rev: str | None) -> bytes:
         """The verified bytes of ``path`` at ``rev``."""

@@ -329,13 +329,21 @@ def gc(dry_run: bool, workspace_only: bool, force: bool, remote: str | None, as_
 
 
 @click.command()
+@click.option("--repair", is_flag=True, help="Move corrupt objects aside and fetch them, and "
+              "missing ones, from the default remote (verified).")
 @json_option
 @quiet_option
-def fsck(as_json: bool, quiet: bool, verbose: bool) -> None:
+def fsck(repair: bool, as_json: bool, quiet: bool, verbose: bool) -> None:
     """Re-hash every stored object and report corrupt or missing ones (exit 1).
 
-    Example: gitml fsck --json
+    With --repair, exit 0 when every one was repaired from the default remote.
+
+    \b
+    gitml fsck --json
+    gitml fsck --repair
     """
+    if repair:
+        return _repair(as_json, quiet)
     with _repo() as repo:
         result = repo.fsck()
     if as_json:
@@ -350,6 +358,34 @@ def fsck(as_json: bool, quiet: bool, verbose: bool) -> None:
                       f"{len(result.corrupt)} corrupt, {len(result.missing)} missing"))
     if not result.ok:
         raise CheckFailed("fsck found problems")
+
+
+def _repair(as_json: bool, quiet: bool) -> None:
+    from gitml.heal import repair
+
+    with _repo() as repo:
+        r = repair(repo)
+    if as_json:
+        emit_json(r.to_dict())
+    elif not quiet:
+        healed = set(r.heal.healed)
+        for c in r.corrupt:
+            click.echo(f"corrupt: {c['oid']} at {c['path']}: "
+                       + ("repaired" if c["oid"] in healed else "NOT repaired"))
+        for m in r.missing:
+            click.echo(f"missing: {m['oid']} for {m['path']}: "
+                       + ("fetched" if m["oid"] in healed else "NOT fetched"))
+        n = len(r.corrupt) + len(r.missing)
+        click.echo(f"checked {r.checked} objects: " + (
+            "ok" if not n else f"{len(healed)} of {n} repaired from remote {r.heal.remote}"
+            if r.heal.remote else f"{n} problems, no default remote to repair them from"))
+        if r.heal.quarantined:
+            click.echo(f"bad copies moved to {os.path.dirname(r.heal.quarantined[0])}")
+    if not r.ok:
+        first = r.heal.failed[0]
+        raise CheckFailed(f"{len(r.heal.failed)} object(s) could not be repaired: "
+                          f"{first['oid']} ({first['why']})"
+                          + (" and more" if len(r.heal.failed) > 1 else ""))
 
 
 @click.command()

@@ -250,8 +250,11 @@ def _summary(r: Any) -> str:
                 f"({human_size(r.bytes)}) to {r.remote}; {r.present} already there")
     if not r.transferred and not r.missing and not r.corrupt:
         return f"Everything is in the store already ({r.objects} objects)."
+    fixed = (f" ({r.replaced} corrupt cop{'ies' if r.replaced != 1 else 'y'} replaced; "
+             "the bad ones are in the store's quarantine/)" if r.replaced else "")
     return (f"fetched {r.transferred} object{'s' * (r.transferred != 1)} "
-            f"({human_size(r.bytes)}) from {r.remote}; {r.present} already in the store")
+            f"({human_size(r.bytes)}) from {r.remote}; {r.present} already in the store"
+            + fixed)
 
 
 def _runs_summary(r: Any) -> str:

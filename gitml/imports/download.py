@@ -131,6 +131,8 @@ def materialise(src: Source, target: tree.Target, dest: str, *, move: bool = Tru
                 store.link(it.oid, full, executable=it.exec,  # type: ignore[arg-type]
                            link_types=("copy",))
             nbytes += it.size
+    for d in tree.empty_dirs(src, target):
+        os.makedirs(safe_join(dest, d, source=src.url), exist_ok=True)
     return len(items), nbytes
 
 

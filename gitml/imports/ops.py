@@ -103,11 +103,12 @@ def _build(repo: Repo, src: Source, target: tree.Target, name: str,
             items = _stored(src, target)
             if target.kind == "file":
                 it = items[0]
-                ptr = Pointer(name, "file", it.oid, it.size, None, meta)  # type: ignore[arg-type]
+                ptr = Pointer(name, "file", it.oid, it.size, None, meta,  # type: ignore[arg-type]
+                              exec=it.exec)
             else:
                 entries = [manifest.Entry(it.rel, it.oid, it.size, it.exec)  # type: ignore[arg-type]
                            for it in items]
-                moid, data = manifest.oid_of(entries)
+                moid, data = manifest.oid_of(entries, tree.empty_dirs(src, target))
                 store.put_bytes(data)
                 ptr = Pointer(name, "dir", moid, sum(e.size for e in entries), len(entries),
                               meta)

@@ -237,11 +237,26 @@ def items(src: View, target: Target) -> list[Item]:
                 out.append(Item(e.path[len(rest) + 1:], e.size, e.exec, oid=e.oid))
     for rel, ptr in target.tracked:
         if not ptr.is_dir:
-            out.append(Item(rel, ptr.size, False, oid=ptr.oid))
+            out.append(Item(rel, ptr.size, ptr.exec, oid=ptr.oid))
             continue
         for e in manifest_of(src, f"{target.path}/{rel}".strip("/"), ptr):
             out.append(Item(f"{rel}/{e.path}" if rel else e.path, e.size, e.exec, oid=e.oid))
     return sorted(out, key=lambda i: i.rel)
+
+
+def empty_dirs(src: View, target: Target) -> list[str]:
+    """The empty folders the target's tracked directories keep (manifest version 2),
+    relative to the target."""
+    out: list[str] = []
+    if target.inside is not None:
+        base, ptr, rest = target.inside
+        out += [d[len(rest) + 1:] for d in manifest_of(src, base, ptr).empty
+                if d.startswith(rest + "/")]
+    for rel, ptr in target.tracked:
+        if ptr.is_dir:
+            out += [f"{rel}/{d}" if rel else d for d in manifest_of(
+                src, f"{target.path}/{rel}".strip("/"), ptr).empty]
+    return sorted(out)
 
 
 def listing(src: View, path: str, recursive: bool = False) -> list[dict[str, Any]]:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from gitml.checkout import CheckoutResult
     from gitml.remotes.base import Backend
     from gitml.repo import Repo
+    from gitml.store import Store
 
 # Fault injection for tests, at a fixed point: after N objects completed, either raise
 # a RemoteError ("raise", the default), SIGKILL this process ("sigkill"), or call
@@ -72,6 +73,7 @@ class TransferResult:
     present: int = 0
     missing: list[dict[str, str]] = field(default_factory=list)
     corrupt: list[dict[str, str]] = field(default_factory=list)
+    replaced: int = 0  # present but corrupt in the store: moved aside and fetched again
 
     @property
     def ok(self) -> bool:
@@ -404,8 +406,12 @@ def fetch_selection(repo: Repo, sel: select.Selection, remote: str | None = None
             with Progress(f"fetch from {rs.name}", unit="objects") as bar:
                 runner = _Runner(njobs, bar, result, backend)
                 fn = _fetcher(repo, backend, runner)
-                need = {i.ptr.oid: Want(i.ptr.oid, None, i.rel, True)
-                        for i in sel.items if i.ptr.is_dir and not store.has(i.ptr.oid)}
+                dirs = {i.ptr.oid: Want(i.ptr.oid, None, i.rel, True)
+                        for i in sel.items if i.ptr.is_dir}
+                # a present but corrupt manifest is moved aside and fetched (issue 18)
+                result.replaced = _quarantine_corrupt(
+                    store, [w for w in dirs.values() if store.has(w.oid)], njobs)
+                need = {o: w for o, w in dirs.items() if not store.has(o)}
                 bar.total = len(need)
                 runner.run(list(need.values()), fn)  # manifests first: they list the files
 
@@ -421,6 +427,9 @@ def fetch_selection(repo: Repo, sel: select.Selection, remote: str | None = None
 
                 wants, manifests = select.expand(sel, read_manifest)
                 select.check_subs(sel, any(not store.has(m.oid) for m in manifests))
+                result.replaced += _quarantine_corrupt(
+                    store, [w for w in wants.values() if w.oid not in dirs
+                            and store.has(w.oid)], njobs)
                 todo = [w for w in wants.values() if not store.has(w.oid)
                         and w.oid not in need]
                 result.objects = len(wants)
@@ -432,6 +441,21 @@ def fetch_selection(repo: Repo, sel: select.Selection, remote: str | None = None
             if result.transferred:
                 syncfs(store.root)
     return _finish(result)
+
+
+def _quarantine_corrupt(store: Store, present: list[Want], jobs: int) -> int:
+    """Hash the present objects (in parallel); move corrupt ones into the quarantine, so
+    the fetch that follows replaces them (gitml/heal.py). Returns how many."""
+    from gitml.heal import quarantine
+
+    if not present:
+        return 0
+    workers = max(1, min(jobs, 2 * (os.cpu_count() or 1), len(present)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        bad = [w for w, actual in zip(present, pool.map(lambda w: store.verify(w.oid),
+                                                         present), strict=True)
+               if actual != w.oid]
+    return sum(1 for w in bad if quarantine(store, w.oid))
 
 
 def fetch_objects(repo: Repo, oids: Iterable[str], remote: str | None = None,

@@ -64,6 +64,7 @@ def registry(request, repo: Path, tmp_path: Path, cli, monkeypatch) -> Registry:
         if not p.endswith(".parquet"):
             write(root / p, data)
     os.chmod(root / "data/images/run.sh", 0o755)
+    (root / "data/images/kept-empty").mkdir()  # an empty folder the manifest keeps
     assert cli("add", "-q", "data/train.parquet", "data/images", "models/model.bin").code == 0
     git(root, "add", "-A")
     git(root, "commit", "-qm", "data")
@@ -107,6 +108,9 @@ def test_ls_get_and_model_get_from_another_repository(
             assert (repo / "imgs" / p[len("data/images/"):]).read_bytes() == data, p
     assert os.access(repo / "imgs/run.sh", os.X_OK)
     assert not os.access(repo / "imgs/a/img00.png", os.X_OK)
+    assert (repo / "imgs/kept-empty").is_dir() and not list((repo / "imgs/kept-empty").iterdir())
+    assert cli("get", url, "data/images/run.sh").code == 0  # one file: its exec bit too
+    assert os.access(repo / "run.sh", os.X_OK)
     assert cli("get", url, "data/images/b/img01.png").code == 0
     assert (repo / "img01.png").read_bytes() == registry.files["data/images/b/img01.png"]
     assert cli("get", url, "docs/README.md").code == 0
