@@ -6,7 +6,7 @@ import click
 
 from gitml.cli.output import emit_json, report_options, table
 
-_CHECKS = ("pointers", "large-files", "tracked-paths", "data-checks")
+_CHECKS = ("pointers", "large-files", "tracked-paths", "data-checks", "secrets")
 
 
 def _root() -> str:

@@ -181,11 +181,44 @@ def _crash(e: BaseException) -> int:
     import traceback
 
     fd, path = tempfile.mkstemp(prefix="gitml-crash-", suffix=".log")
+    argv, secrets = redact_argv(sys.argv)
     with os.fdopen(fd, "w") as f:
-        f.write(f"gitml {__version__}\nargv: {sys.argv!r}\n\n")
-        f.write("".join(traceback.format_exception(e)))
-    click.echo(f"error: unexpected {type(e).__name__}: {e} (a bug; details in {path})", err=True)
+        f.write(f"gitml {__version__}\nargv: {argv!r}\n\n")
+        f.write(redact("".join(traceback.format_exception(e)), secrets))
+    click.echo(f"error: unexpected {type(e).__name__}: {redact(str(e), secrets)} (a bug; "
+               f"details in {path})", err=True)
     return EXIT_CRASH
+
+
+# credential keys whose value follows them (an argument, or key=value / key: value)
+_SECRET_KEYS = ("secret_access_key", "session_token", "access_key_id", "password", "passwd",
+                "token", "api_key", "apikey", "client_secret", "private_key")
+_SECRET_VALUE = re.compile(r"(?i)((?:" + "|".join(_SECRET_KEYS)
+                           + r")['\"]?\s*[:=]\s*['\"]?)([^\s'\",}]+)")
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+
+
+def redact_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``argv`` with credential values replaced by ****, and the values it hid."""
+    out, hidden = list(argv), []
+    for i, a in enumerate(out):
+        key = a.rsplit(".", 1)[-1].lstrip("-").lower()
+        if key in _SECRET_KEYS and i + 1 < len(out) and not out[i + 1].startswith("-"):
+            hidden.append(out[i + 1])
+            out[i + 1] = "****"
+    return [redact(a, hidden) for a in out], hidden
+
+
+def redact(text: str, values: list[str] = ()) -> str:  # type: ignore[assignment]
+    """``text`` with the given secret values, ``key=value`` credentials, AWS key ids and
+    the values of secret-looking environment variables replaced by ****."""
+    env = [v for k, v in os.environ.items() if len(v) >= 8 and any(
+        w in k.upper() for w in ("SECRET", "TOKEN", "PASSWORD", "ACCESS_KEY"))]
+    for v in sorted({*values, *env}, key=len, reverse=True):
+        if v:
+            text = text.replace(v, "****")
+    text = _SECRET_VALUE.sub(lambda m: m.group(1) + "****", text)
+    return _AWS_KEY_ID.sub("****", text)
 
 
 def run(args: list[str]) -> Any:

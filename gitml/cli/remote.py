@@ -4,6 +4,7 @@ printing of ``status --remote`` and ``gc --remote`` (called from gitml.cli.core)
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -121,15 +122,19 @@ def remote_list(as_json: bool) -> None:
 @click.option("--local", is_flag=True,
               help="Write to .gitml/config.local.yaml (not committed); required for secrets.")
 @click.option("--unset", is_flag=True, help="Remove the option.")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Read the value from standard input (for credentials: not in argv).")
 @report_options
 def remote_modify(name: str, key: str, value: str | None, local: bool, unset: bool,
-                  as_json: bool) -> None:
+                  from_stdin: bool, as_json: bool) -> None:
     """Set an option of a remote.
 
     \b
     Options: url, endpoint_url, region, profile, jobs, retries, addressing_style,
              and (with --local only) access_key_id, secret_access_key, session_token.
+    A credential given without VALUE is asked for (hidden) or read with --stdin.
     Example: gitml remote modify storage endpoint_url https://minio.example.com:9000
+             gitml remote modify --local storage secret_access_key      # prompts
     """
     from gitml.remotes import config as rconfig
 
@@ -156,15 +161,51 @@ def remote_modify(name: str, key: str, value: str | None, local: bool, unset: bo
             _said({"key": full, "file": where, "unset": True}, f"Unset {full} in {where}",
                   as_json)
             return
-        if value is None:
-            raise click.UsageError("give a VALUE, or --unset")
+        value = _value(value, from_stdin, secret, key)
         if secret:
+            _check_ignored(repo.root, where)
             with rconfig.allow_secrets():
                 conf.set(full, value, local=True)
         else:
             conf.set(full, value, local=local)
     _said({"key": full, "file": where, "value": "****" if secret else value},
           f"Set {full} in {where}" + ("" if secret else f" to {value}"), as_json)
+
+
+def _value(value: str | None, from_stdin: bool, secret: bool, key: str) -> str:
+    """VALUE from argv, stdin (--stdin) or, for a credential on a terminal, a hidden prompt."""
+    if from_stdin:
+        if value is not None:
+            raise click.UsageError("give VALUE or --stdin, not both")
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            raise BadInputError(f"no value for {key} on standard input")
+        return value
+    if value is not None:
+        if secret:
+            click.echo("warning: a credential on the command line is visible to other users "
+                       "(ps) and kept in shell history; next time give none and be asked, "
+                       "or use --stdin", err=True)
+        return value
+    if secret and sys.stdin.isatty():
+        return str(click.prompt(key, hide_input=True, err=True))
+    raise click.UsageError("give a VALUE, or --stdin, or --unset"
+                           + (" (or run on a terminal to be asked)" if secret else ""))
+
+
+def _check_ignored(root: str, where: str) -> None:
+    """Refuse to write a credential into a file Git would commit (its ignore rule lost)."""
+    import subprocess
+
+    from gitml import gitio
+
+    p = subprocess.run(["git", "check-ignore", "-q", where], cwd=root, env=gitio.git_env(),
+                       capture_output=True)
+    if p.returncode != 0:
+        raise BadInputError(f"{where} is not ignored by Git (the rule 'config.local.yaml' is "
+                            f"missing from .gitml/.gitignore, or the file is committed): a "
+                            f"credential written there could be committed; restore the rule "
+                            f"(gitml init does), then run this again")
 
 
 def _said(obj: Any, text: str, as_json: bool) -> None:

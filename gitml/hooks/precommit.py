@@ -11,11 +11,16 @@ Checks (each can be run alone with ``--only``, as the pre-commit framework hook 
   staged (``git add -f``).
 - ``data-checks``: the data checks ``gitml.yaml`` declares pass on the data this
   commit changes (``gitml data check``).
+- ``secrets``: no staged text file holds a credential: a key such as
+  ``secret_access_key``, ``session_token``, ``password`` or ``token`` with a literal value
+  (YAML, JSON, ini or env style; ``${VAR}``-like placeholders pass), and never
+  ``.gitml/config.local.yaml`` itself.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from dataclasses import dataclass
@@ -30,7 +35,7 @@ from gitml.hooks.settings import parse_size
 if TYPE_CHECKING:
     from gitml.repo import Repo
 
-CHECKS = ("pointers", "large-files", "tracked-paths", "data-checks")
+CHECKS = ("pointers", "large-files", "tracked-paths", "data-checks", "secrets")
 DEFAULT_MAX_FILE_SIZE = 5 << 20  # 5 MiB
 _FILE_MODES = ("100644", "100755", "120000")
 
@@ -90,7 +95,48 @@ def check(repo: Repo, checks: set[str], max_file_size: str | int | None = None
         problems += _pointers(repo, ptrs, notes)
     if "data-checks" in checks:
         problems += _data_checks(repo, staged)
+    if "secrets" in checks and files:
+        problems += _secrets(root, files)
     return problems, notes
+
+
+_SECRET_SCAN_MAX = 1 << 20  # larger staged files are not scanned (large-files covers them)
+# a credential key, then ':' or '=', then a literal value of 8+ characters (not a
+# placeholder such as ${VAR}, $VAR, <...>, {{...}}, %(x)s, ****)
+_SECRET = re.compile(
+    rb"""^[ \t]*(?:export[ \t]+)?["']?((?:aws_)?secret_access_key|(?:aws_)?session_token"""
+    rb"""|password|passwd|token|access_token|api_key|apikey|client_secret|private_key)"""
+    rb"""["']?[ \t]*[:=][ \t]*["']?(?![$<{%*])([^\s"'#,}]{8,})""", re.M | re.I)
+_LOCAL_CONFIG = ".gitml/config.local.yaml"
+
+
+def _secrets(root: str, files: list[tuple[str, str]]) -> list[Problem]:
+    """Staged files that hold a credential (the key is named, never the value)."""
+    out = []
+    for path, _ in files:
+        if path == _LOCAL_CONFIG or path.endswith("/" + _LOCAL_CONFIG):
+            out.append(Problem(path, "is gitml's machine-local config (credentials): never "
+                                     f"commit it; git rm --cached {shlex.quote(path)} and "
+                                     "check that .gitml/.gitignore lists config.local.yaml"))
+    sizes = gitio.object_sizes(root, [sha for _, sha in files])
+    scan = [(p, sha) for p, sha in files if 0 < sizes.get(sha, 0) <= _SECRET_SCAN_MAX
+            and not any(pr.path == p for pr in out)]
+    if not scan:
+        return out
+    with gitio.BatchReader(root) as reader:
+        for path, sha in scan:
+            data = reader.read(sha) or b""
+            if b"\0" in data[:8192]:
+                continue  # binary
+            m = _SECRET.search(data)
+            if m:
+                line = data.count(b"\n", 0, m.start()) + 1
+                key = m.group(1).decode("ascii", "replace")
+                out.append(Problem(path, f"line {line} holds a credential ({key}); keep it out "
+                                         f"of Git (gitml remote modify --local NAME {key} "
+                                         f"--stdin, or an environment variable), unstage the "
+                                         f"file, or commit with --no-verify if it is a sample"))
+    return out
 
 
 def _tracked_paths(root: str, paths: list[str], flagged: set[str]) -> list[Problem]:
