@@ -121,7 +121,7 @@ def _show(res: Any, as_json: bool, as_md: bool, quiet: bool, verbose: bool) -> N
                 click.echo(f"  {name:<20} " + " ".join(f"{v:6.3f}" for v in row))
     if res.written and not as_md:
         where = f", tracked by {res.pointer}" if res.pointer else \
-            " (not tracked: outside a gitml repository)"
+            " (not tracked: not inside a gitml repository)"
         click.echo(f"\nwrote {res.output} ({d['output']['rows']:,} rows){where}")
         if res.root and res.to_git:
             click.echo("\nTo track the changes with Git, run:\n    "

@@ -315,7 +315,7 @@ def test_outside_a_repository_writes_but_does_not_track(tmp_path: Path, monkeypa
     put(tmp_path / "c.parquet", customers(300))
     r = synth(cli, "c.parquet", "-k", "user_id")
     assert r.code == 0, r.err
-    assert "wrote c.synth.parquet (300 rows) (not tracked: outside a gitml repository)" in r.out
+    assert "wrote c.synth.parquet (300 rows) (not tracked: not inside a gitml repository)" in r.out
     assert not (tmp_path / "c.synth.parquet.gitml").exists()
 
 
