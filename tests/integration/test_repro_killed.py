@@ -35,26 +35,29 @@ def test_a_killed_repro_leaves_a_stage_the_next_run_refuses_to_race(repo: Path) 
     write(repo / "gitml.yaml", STAGE)
     git(repo, "add", "gitml.yaml")
     git(repo, "commit", "-q", "-m", "stage")
-    killed = repro(repo, fault="repro.stage-started:kill")  # the stage has started
-    assert killed.returncode == -signal.SIGKILL
+    try:
+        killed = repro(repo, fault="repro.stage-started:kill")  # the stage has started
+        assert killed.returncode == -signal.SIGKILL
 
-    again = repro(repo, timeout=20)  # at once: the orphan still waits for its gate
-    assert again.returncode == 2, again.stdout + again.stderr
-    m = re.search(r"stage 'train' is still running \(process group (\d+)", again.stderr)
-    assert m and again.stderr.count("\n") == 1, again.stderr
-    assert f"kill -- -{m.group(1)}" in again.stderr
-    assert (repo / "log.txt").read_text() == "start\n"  # the refused run started nothing
-    assert not (repo / "gitml.lock").exists()
+        again = repro(repo, timeout=20)  # at once: the orphan still waits for its gate
+        assert again.returncode == 2, again.stdout + again.stderr
+        m = re.search(r"stage 'train' is still running \(process group (\d+)", again.stderr)
+        assert m and again.stderr.count("\n") == 1, again.stderr
+        assert f"kill -- -{m.group(1)}" in again.stderr
+        assert (repo / "log.txt").read_text() == "start\n"  # the refused run started nothing
+        assert not (repo / "gitml.lock").exists()
 
-    (repo / "gate").touch()  # let the orphan finish, and wait until it has let go
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            check_not_running(str(repo), ["train"])
-            break
-        except LockError:
-            assert time.monotonic() < deadline, "the orphaned stage never ended"
-            time.sleep(0.02)
+        (repo / "gate").touch()  # let the orphan finish, and wait until it has let go
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                check_not_running(str(repo), ["train"])
+                break
+            except LockError:
+                assert time.monotonic() < deadline, "the orphaned stage never ended"
+                time.sleep(0.02)
+    finally:
+        (repo / "gate").touch()  # never leave the orphan waiting, even on failure
 
     done = repro(repo)
     assert done.returncode == 0, done.stderr
