@@ -79,16 +79,24 @@ class S3Server:
                           connect_timeout=2, read_timeout=10))
 
     def start(self, timeout: float = 30.0) -> None:
-        """Start (or restart on the same ports and data) and wait until it answers."""
-        for attempt in range(2):  # ports are released before weed binds them: retry a race
-            if not self.ports or attempt:
+        """Start (or restart on the same ports and data) and wait until it answers.
+
+        A first start retries once on new ports (they are released before weed binds them,
+        so another process may take one). A restart keeps its ports, since clients are
+        configured with them: it waits for them to be free again and retries there."""
+        restart = bool(self.ports)
+        tries = 4 if restart else 2
+        for attempt in range(tries):
+            if not self.ports or (attempt and not restart):
                 self.ports = free_ports(5)
             try:
                 self._start_once(timeout)
                 return
             except RuntimeError:
-                if attempt:
+                if attempt == tries - 1:
                     raise
+                if restart:
+                    time.sleep(1.0)
 
     def _start_once(self, timeout: float) -> None:
         mp, vp, fp, sp, ap = self.ports
