@@ -23,6 +23,7 @@ _EXPORTS = {
     "Live": "gitml.live:Live",
     "open": "gitml.readapi:open",
     "read": "gitml.readapi:read",
+    "write_parquet": "gitml.tabular.dedup:write_parquet",
     "data_profile": "gitml.tabular.api:data_profile",
     "data_diff": "gitml.tabular.api:data_diff",
     "data_check": "gitml.tabular.api:data_check",

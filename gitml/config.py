@@ -68,7 +68,14 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     r"core\.jobs": _positive_int,
     r"core\.lock_timeout": _number,
     r"core\.remote": _text,
+    r"core\.chunk_threshold": lambda v: _chunks().parse_threshold(v),
 }
+
+
+def _chunks() -> Any:
+    from gitml import chunks
+
+    return chunks
 
 
 def register(pattern: str, validator: Callable[[Any], Any]) -> None:
@@ -104,6 +111,8 @@ def default(key: str) -> tuple[Any, str] | None:
         return n, "twice the CPU count, at most 8"
     if key == "core.lock_timeout":
         return 60, "seconds"
+    if key == "core.chunk_threshold":
+        return "64MiB", "files this big or bigger are stored as content-defined chunks; 0: off"
     if key == "hooks.max_file_size":
         from gitml.hooks.precommit import DEFAULT_MAX_FILE_SIZE
 

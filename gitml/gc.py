@@ -8,11 +8,12 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gitml import gitio, manifest, pointer
-from gitml.errors import CheckFailed, GitmlError, MissingObjectError
+from gitml.errors import CheckFailed, GitmlError, IntegrityError, MissingObjectError
 from gitml.progress import Progress
 
 if TYPE_CHECKING:
     from gitml.repo import Repo
+    from gitml.store import Store
 
 
 @dataclass
@@ -75,11 +76,12 @@ class Unseen:
     oid: str
     where: str  # the pointer (a workspace path, or "path at commit abc1234")
     why: str  # "missing" (in neither the store nor the remote) or the parse error
+    kind: str = "manifest"  # or "chunk list": the chunks of a big file are unknown
 
     def __str__(self) -> str:
         what = "is in neither the store nor the remote" if self.why == "missing" else \
             f"cannot be read ({self.why})"
-        return f"the manifest {self.oid} of {self.where} {what}"
+        return f"the {self.kind} {self.oid} of {self.where} {what}"
 
 
 def referenced(repo: Repo, *, workspace_only: bool = False, remote: str | None = None,
@@ -116,7 +118,29 @@ def referenced(repo: Repo, *, workspace_only: bool = False, remote: str | None =
         from gitml.dvcimport import dvcmap
 
         keep |= dvcmap.referenced(repo)
+    follow_chunks(repo.store, keep, unseen)
     return keep, unseen
+
+
+def follow_chunks(store: Store, keep: set[str], unseen: list[Unseen]) -> None:
+    """Add to ``keep`` the chunk list and chunks of every kept file the store holds as
+    chunks; a list that cannot be read is unseen (its chunks cannot be told from garbage)."""
+    for oid in store.iter_chunked():
+        if oid not in keep:
+            continue
+        try:
+            cl = store.chunk_list(oid)
+            lid = store.list_id(oid)
+        except MissingObjectError as e:
+            unseen.append(Unseen(e.oid, f"the chunked file {oid}", "missing", "chunk list"))
+            continue
+        except GitmlError as e:
+            unseen.append(Unseen(oid, "its record", getattr(e, "problem", str(e)),
+                                 "chunk list"))
+            continue
+        if cl is not None and lid is not None:
+            keep.add(lid)
+            keep.update(cl.ids)
 
 
 def _fetch_manifests(repo: Repo, oids: list[str], remote: str | None) -> None:
@@ -171,6 +195,9 @@ def gc(repo: Repo, *, dry_run: bool = False, workspace_only: bool = False,
 
         collect(repo, keep, dry_run=dry_run)  # keeps entries whose stored outputs stay
         removed = freed = kept = 0
+        for oid in list(repo.store.iter_chunked()):  # names first, then what they named
+            if oid not in keep and not dry_run:
+                repo.store.remove_record(oid)
         for oid in list(repo.store.iter_oids()):
             if oid in keep:
                 kept += 1
@@ -188,11 +215,64 @@ def gc(repo: Repo, *, dry_run: bool = False, workspace_only: bool = False,
     return GcResult(removed, freed, kept, dry_run, [str(u) for u in unseen])
 
 
+def _fsck_chunked(store: Store, result: FsckResult) -> set[str]:
+    """Check every file held as chunks: its record and list, each chunk, and the whole
+    file's hash over the chunks in order. Returns the chunks and lists checked."""
+    import xxhash
+
+    from gitml.hashing import PREFIX, hash_bytes
+
+    done: set[str] = set()
+    for oid in store.iter_chunked():
+        rec = store.record_path(oid)
+        try:
+            cl = store.chunk_list(oid)
+        except MissingObjectError as e:
+            result.missing.append({"oid": e.oid, "path": f"the chunk list of {oid}"})
+            continue
+        except IntegrityError as e:
+            result.corrupt.append({"oid": e.oid, "actual": e.actual, "path": e.where})
+            continue
+        except GitmlError as e:
+            result.corrupt.append({"oid": oid, "actual": "unreadable", "path": rec,
+                                   "problem": str(e)})
+            continue
+        if cl is None:
+            continue
+        result.checked += 1
+        whole = xxhash.xxh3_128()
+        bad = False
+        for cid in cl.ids:
+            try:
+                with open(store.path(cid), "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                result.missing.append({"oid": cid, "path": f"a chunk of {oid}"})
+                bad = True
+                break
+            if cid not in done:
+                done.add(cid)
+                actual = hash_bytes(data)
+                if actual != cid:
+                    result.corrupt.append({"oid": cid, "actual": actual,
+                                           "path": store.path(cid)})
+                    bad = True
+            whole.update(data)
+        done.add(store.list_id(oid) or "")
+        actual = PREFIX + whole.hexdigest()
+        if not bad and actual != oid:
+            result.corrupt.append({"oid": oid, "actual": actual, "path": rec})
+    result.checked += len(done - {""})
+    return done
+
+
 def fsck(repo: Repo) -> FsckResult:
     """Re-hash every object in the store; check that workspace pointers' objects exist."""
     store = repo.store
-    oids = list(store.iter_oids())
-    result = FsckResult(len(oids))
+    result = FsckResult(0)
+    done = _fsck_chunked(store, result)
+    oids = [o for o in store.iter_oids() if o not in done]
+    result.checked += len(oids)
 
     def check(oid: str) -> tuple[str, str]:
         return oid, store.verify(oid)

@@ -76,10 +76,13 @@ class Repo:
 
     @cached_property
     def store(self) -> Store:
+        from gitml.chunks import DEFAULT_THRESHOLD, parse_threshold
         from gitml.store import DEFAULT_LINK, Store
 
         return Store(self.cache_dir, self.config.get("core.link", DEFAULT_LINK),
-                     self.lock_timeout)
+                     self.lock_timeout,
+                     parse_threshold(self.config.get("core.chunk_threshold",
+                                                     DEFAULT_THRESHOLD)))
 
     @cached_property
     def statcache(self) -> StatCache:

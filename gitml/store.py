@@ -16,11 +16,16 @@ import fcntl
 import os
 import stat
 from collections.abc import Callable, Iterator
+from typing import IO, Any
 
-from gitml import directio, faults, forkpool
-from gitml.errors import BadInputError, IntegrityError, MissingObjectError
+import xxhash
+
+from gitml import chunks, directio, faults, forkpool
+from gitml.chunks import ChunkList
+from gitml.errors import BadInputError, FormatError, IntegrityError, MissingObjectError
 from gitml.fsutil import TMP_PREFIX, FileLock, fsync_dir, syncfs, tmp_name, write_all
 from gitml.hashing import CHUNK, PREFIX, SMALL, copy_and_hash, hash_bytes, hash_file, is_oid
+from gitml.verifiedio import open_verified
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 DEFAULT_LINK = "reflink,copy"
@@ -34,8 +39,13 @@ _FEW = 64  # up to this many new objects are fsynced one by one; more: one syncf
 class Store:
     """A directory of immutable objects named by their XXH3-128 hash."""
 
-    def __init__(self, root: str, link: str = DEFAULT_LINK, lock_timeout: float = 60.0) -> None:
+    def __init__(self, root: str, link: str = DEFAULT_LINK, lock_timeout: float = 60.0,
+                 chunk_threshold: int = 0) -> None:
         self.root = root
+        # files of this many bytes or more are stored as chunks (0: never; gitml/chunks.py)
+        self.chunk_threshold = chunk_threshold
+        self.new_bytes = 0  # bytes of new objects this process stored (forked writers too)
+        self._lists: dict[str, ChunkList] = {}
         self.lock_timeout = lock_timeout
         self.objects = os.path.join(root, "objects")
         self.tmp = os.path.join(root, "tmp")
@@ -53,8 +63,57 @@ class Store:
         # String concatenation: this runs once or twice per file on 100,000-file adds.
         return f"{self.objects}/{oid[5:7]}/{oid[7:]}"
 
+    def record_path(self, oid: str) -> str:
+        """Where the record of a file held as chunks lives (docs/formats.md)."""
+        return f"{self.root}/chunked/{oid[5:7]}/{oid[7:]}"
+
     def has(self, oid: str) -> bool:
-        return os.path.exists(self.path(oid))
+        """The store holds ``oid``: whole, or as chunks."""
+        return os.path.exists(self.path(oid)) or os.path.exists(self.record_path(oid))
+
+    def chunk_list(self, oid: str) -> ChunkList | None:
+        """The chunk list of ``oid`` when the store holds it as chunks and not whole, else
+        None. A record or list that cannot be read raises (FormatError, IntegrityError,
+        MissingObjectError naming the list)."""
+        cl = self._lists.get(oid)
+        if cl is not None or os.path.exists(self.path(oid)):
+            return cl
+        rec = self.record_path(oid)
+        try:
+            with open(rec, "rb") as f:
+                data = f.read(64)
+        except FileNotFoundError:
+            return None
+        lid = chunks.parse_record(data, rec)
+        cl = chunks.loads(self.read_bytes(lid, what=f"the chunk list of {oid}"),
+                          f"chunk list {lid} of {oid}")
+        if cl.oid != oid:
+            raise FormatError(rec, f"names the chunk list of another file ({cl.oid})")
+        self._lists[oid] = cl
+        return cl
+
+    def list_id(self, oid: str) -> str | None:
+        """The id of the chunk list the record of ``oid`` names, or None (no record)."""
+        rec = self.record_path(oid)
+        try:
+            with open(rec, "rb") as f:
+                return chunks.parse_record(f.read(64), rec)
+        except FileNotFoundError:
+            return None
+
+    def iter_chunked(self) -> Iterator[str]:
+        """Every file id the store holds as chunks (it has a record of)."""
+        base = os.path.join(self.root, "chunked")
+        try:
+            tops = [e for e in os.scandir(base) if len(e.name) == 2 and e.is_dir()]
+        except FileNotFoundError:
+            return
+        for top in tops:
+            with os.scandir(top.path) as it:
+                for e in it:
+                    oid = PREFIX + top.name + e.name
+                    if is_oid(oid):
+                        yield oid
 
     def iter_oids(self) -> Iterator[str]:
         """Every object id in the store (unsorted)."""
@@ -99,9 +158,10 @@ class Store:
             self._made.add(self.tmp)
         return tmp_name(self.tmp, base)
 
-    def _publish(self, tmp: str, oid: str) -> None:
-        """Rename a complete temp file to its object name."""
-        dst = self.path(oid)
+    def _publish(self, tmp: str, oid: str, dst: str | None = None) -> bool:
+        """Rename a complete temp file to its object name (or ``dst``); False when an
+        immutable copy was there already."""
+        dst = dst or self.path(oid)
         try:
             os.rename(tmp, dst)
         except FileNotFoundError:
@@ -111,13 +171,14 @@ class Store:
             if not os.path.exists(dst):
                 raise
             os.unlink(tmp)
-            return
+            return False
         self._dirty = True
         if self._written is not None:
             self._written.append(dst)
             if len(self._written) > _FEW:
                 self._written = None
         faults.point("store.object-written")
+        return True
 
     def put_bytes(self, data: bytes, *, check: bool = True) -> str:
         """Store ``data``; returns its id.
@@ -129,6 +190,11 @@ class Store:
         oid = hash_bytes(data)
         if check and self.has(oid):
             return oid
+        self._put_new(oid, data)
+        return oid
+
+    def _put_new(self, oid: str, data: bytes | memoryview) -> int:
+        """Write ``data`` (whose id is ``oid``) as an object; returns the bytes stored."""
         # The temp file goes beside its final name: a rename within one directory does not
         # take the file system's global lock for cross-directory renames.
         directory = f"{self.objects}/{oid[5:7]}"
@@ -148,14 +214,63 @@ class Store:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        self._publish(tmp, oid)
-        return oid
+        if self._publish(tmp, oid):
+            self.new_bytes += len(data)
+            return len(data)
+        return 0
+
+    def _put_chunk(self, oid: str, data: bytes) -> int:
+        if os.path.exists(self.path(oid)):
+            return 0
+        return self._put_new(oid, data)
+
+    def put_chunked(self, src: str) -> tuple[str, int]:
+        """Store the file at ``src`` as chunks, a chunk list and its record (in that order,
+        the record only once the rest is durable). Returns (oid, size)."""
+        fd = os.open(src, os.O_RDONLY)
+        try:
+            oid, n, cut, _ = chunks.cut(fd, self._put_chunk)
+        finally:
+            os.close(fd)
+        if self.has(oid):
+            return oid, n
+        lid = self.put_bytes(chunks.dumps(oid, cut))
+        faults.point("store.chunks-written")
+        self.flush()  # chunks and list durable before the record names them
+        self.write_record(oid, lid)
+        return oid, n
+
+    def write_record(self, oid: str, lid: str) -> None:
+        """Record that ``oid`` is held as the chunk list ``lid`` (whose chunks are durable)."""
+        dst = self.record_path(oid)
+        directory = dst.rpartition("/")[0]
+        tmp = tmp_name(directory, oid[7:])
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
+        except FileNotFoundError:
+            os.makedirs(directory, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
+        try:
+            write_all(fd, chunks.record_bytes(lid))
+        finally:
+            os.close(fd)
+        self._publish(tmp, oid, dst)
+
+    def remove_record(self, oid: str) -> None:
+        """Forget that ``oid`` is held as chunks (gc; its chunks go as garbage after)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.record_path(oid))
+        self._lists.pop(oid, None)
 
     def put_file(self, src: str, size: int | None = None) -> tuple[str, int]:
-        """Store the bytes of the file at ``src``: one pass reads, hashes and copies.
+        """Store the bytes of the file at ``src``: one pass reads, hashes and copies; a
+        file of ``chunk_threshold`` bytes or more is stored as chunks.
 
         With reflink available the file is hashed, then cloned. Returns (oid, size).
         """
+        if self.chunk_threshold and (size if size is not None else os.stat(src).st_size) \
+                >= self.chunk_threshold:
+            return self.put_chunked(src)
         if size is not None and size <= SMALL:
             fd = os.open(src, os.O_RDONLY)
             try:
@@ -173,7 +288,7 @@ class Store:
             if self._clone(src, tmp):
                 os.chmod(tmp, _RO)
                 if hash_file(tmp) == oid:  # the source changed under us otherwise
-                    self._publish(tmp, oid)
+                    self._publish(tmp, oid)  # shares the source's blocks: nothing new
                     return oid, n
                 os.unlink(tmp)
         src_fd = os.open(src, os.O_RDONLY)
@@ -196,20 +311,28 @@ class Store:
             os.close(src_fd)
         if self.has(oid):
             os.unlink(tmp)
-        else:
-            self._publish(tmp, oid)
+        elif self._publish(tmp, oid):
+            self.new_bytes += n
         return oid, n
 
     def put_files(self, files: list[tuple[str, int]],
                   progress: Callable[[int], None] | None = None) -> list[tuple[str, int]]:
         """:meth:`put_file` of each (path, size), split between two processes when many.
 
-        Returns their (oid, size) in order.
+        Returns their (oid, size) in order; :attr:`new_bytes` counts the children's too.
         """
-        out = forkpool.split_map(lambda f: self.put_file(*f), files, progress)
+        before = self.new_bytes
+
+        def put(f: tuple[str, int]) -> tuple[str, int, int]:
+            start = self.new_bytes
+            oid, n = self.put_file(*f)
+            return oid, n, self.new_bytes - start
+
+        out = forkpool.split_map(put, files, progress)
         if len(files) >= forkpool.MIN_ITEMS:  # a child's writes: flush the file system
             self.wrote_elsewhere()
-        return out
+        self.new_bytes = before + sum(o[2] for o in out)
+        return [(o[0], o[1]) for o in out]
 
     def wrote_elsewhere(self) -> None:
         """Another process (a forked worker) wrote objects into this store: the next
@@ -299,11 +422,40 @@ class Store:
             with open(self.path(oid), "rb") as f:
                 data = f.read()
         except FileNotFoundError:
-            raise MissingObjectError(oid, what) from None
+            if (cl := self.chunk_list(oid)) is None:
+                raise MissingObjectError(oid, what) from None
+            return self._reader(cl, what).read()  # verified as it is read
         actual = hash_bytes(data)
         if actual != oid:
             raise IntegrityError(oid, actual, self.path(oid))
         return data
+
+    def open(self, oid: str, mode: str = "rb", encoding: str | None = None,
+             what: str = "") -> IO[Any]:
+        """Object ``oid`` for reading, verified as it is read (gitml/verifiedio.py; a
+        chunked file: every chunk it reads, and the whole when read in order). Every
+        reader that hands out stored bytes goes through here or :meth:`link`."""
+        path = self.path(oid)
+        if not os.path.exists(path) and (cl := self.chunk_list(oid)) is not None:
+            return chunks.open_reader(self._reader(cl, what), mode, encoding)
+        try:
+            return open_verified(path, oid, mode, encoding)
+        except FileNotFoundError:
+            raise MissingObjectError(oid, what) from None
+
+    def _reader(self, cl: ChunkList, what: str = "") -> chunks.ChunkedReader:
+        def load(cid: str, n: int) -> bytes:
+            try:
+                with open(self.path(cid), "rb", buffering=0) as f:
+                    return f.read(n + 1)
+            except FileNotFoundError:
+                raise MissingObjectError(cid, f"a chunk of {what or cl.oid}") from None
+
+        return chunks.ChunkedReader(cl, load, what or cl.oid)
+
+    def materialise(self, oid: str, dest: str) -> None:
+        """Write object ``oid`` (whole or chunked) to the new file ``dest``, verified."""
+        self._copy_object(oid, dest, 0o444)
 
     def verify(self, oid: str) -> str:
         """Re-hash an object; returns the actual hash (equal to ``oid`` when intact)."""
@@ -323,7 +475,13 @@ class Store:
         directory, _, name = dest.rpartition("/")
         tmp = tmp_name(directory or ".", name)
         try:
-            st = self._materialise(oid, src, tmp, types, executable)
+            try:
+                st = self._materialise(oid, src, tmp, types, executable)
+            except MissingObjectError as e:
+                if e.oid != oid or self.chunk_list(oid) is None:
+                    raise
+                # held as chunks: there is no single file to link, so a verified copy
+                st = self._copy_object(oid, tmp, 0o755 if executable else 0o644)
             os.replace(tmp, dest)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -391,6 +549,41 @@ class Store:
             raise IntegrityError(oid, actual, src)
         return st
 
+    def _copy_object(self, oid: str, tmp: str, mode: int) -> os.stat_result:
+        """A verified copy of ``oid`` at the new file ``tmp``; a chunked file is assembled,
+        its whole hash checked (a mismatch names the bad chunk, or the list)."""
+        cl = self.chunk_list(oid)
+        if cl is None:
+            return self._copy_verified(oid, self.path(oid), tmp, mode)
+        whole = xxhash.xxh3_128()
+        dfd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        ok = False
+        try:
+            for cid in cl.ids:
+                try:
+                    fd = os.open(self.path(cid), os.O_RDONLY)
+                except FileNotFoundError:
+                    raise MissingObjectError(cid, f"a chunk of {oid}") from None
+                try:
+                    data = os.read(fd, chunks.MAX + 1)
+                finally:
+                    os.close(fd)
+                whole.update(data)
+                write_all(dfd, data)
+            actual = PREFIX + whole.hexdigest()
+            if actual != oid:
+                for cid in cl.ids:  # name the culprit
+                    self._check(cid, self.path(cid))
+                raise IntegrityError(oid, actual, self.record_path(oid))
+            st = os.fstat(dfd)
+            ok = True
+        finally:
+            os.close(dfd)
+            if not ok:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        return st
+
     def protect(self, path: str) -> None:
         """Make an object immutable (Linux ``FS_IMMUTABLE_FL``) so that not even root can
         edit it through a symbolic link into the store. Needs root (CAP_LINUX_IMMUTABLE)
@@ -437,6 +630,10 @@ class Store:
                 junk.extend(e.path for e in it if e.name.startswith(TMP_PREFIX))
         if os.path.isdir(self.tmp):
             junk.extend(e.path for e in os.scandir(self.tmp))
+        base = os.path.join(self.root, "chunked")
+        for top in os.scandir(base) if os.path.isdir(base) else ():
+            with os.scandir(top.path) as it:
+                junk.extend(e.path for e in it if e.name.startswith(TMP_PREFIX))
         for path in junk:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)

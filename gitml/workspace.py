@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gitml import faults, forkpool, manifest, pointer, tracked
+from gitml.chunks import THRESHOLD_MIN
 from gitml.errors import GitmlError
 from gitml.fsutil import (
     atomic_write,
@@ -43,6 +44,8 @@ class AddResult:
     pointer: str
     gitignore: str | None = None
     skipped: list[str] = field(default_factory=list)  # "path: why" of what was not stored
+    new_bytes: int = 0  # bytes this add stored that the store did not have
+    notes: list[str] = field(default_factory=list)  # advice (-v): e.g. Parquet that defeats dedup
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,10 +133,13 @@ def load_manifest(repo: Repo, ptr: Pointer, rel: str) -> manifest.Manifest | Non
 
 # -- add -----------------------------------------------------------------------------------
 def add(repo: Repo, targets: list[str], *, quiet: bool = False,
-        meta: dict[str, Any] | None = None) -> list[AddResult]:
+        meta: dict[str, Any] | None = None, chunk: bool = True,
+        advise: bool = False) -> list[AddResult]:
     """Store each target (file or directory) and write its pointer and .gitignore entry.
 
-    ``meta``: entries added to each file's pointer ``meta`` (e.g. ``synth`` lineage).
+    ``meta``: entries added to each file's pointer ``meta`` (e.g. ``synth`` lineage);
+    ``chunk=False``: store big files whole (``gitml add --no-chunk``); ``advise``: notes
+    on big Parquet files written in a way that defeats deduplication (``add -v``).
     """
     if not targets:
         raise GitmlError("nothing to add: name at least one file or directory")
@@ -151,19 +157,44 @@ def add(repo: Repo, targets: list[str], *, quiet: bool = False,
         if is_dir:
             _refuse_nested_pointers(repo, r)
         plain[r] = is_dir
-    with repo.lock(), repo.store.lock():
-        repo.statcache.begin()
-        staged = [store_target(repo, r, is_dir, quiet) for r, is_dir in plain.items()
-                  if r not in inside]
-        staged += [store_target(repo, d, True, quiet, inside=subs if d not in plain else None)
-                   for d, subs in inside.items()]
-        for s in staged if meta else []:
-            if not s.ptr.is_dir:
-                s.ptr = replace(s.ptr, meta={**s.ptr.meta, **(meta or {})})
-        repo.store.flush()  # objects durable before any pointer names them
-        faults.point("add.before-pointers")
-        results = [write_pointer(repo, s) for s in staged]
-        repo.statcache.commit()
+    store = repo.store
+    threshold = store.chunk_threshold
+    if not chunk:
+        store.chunk_threshold = 0
+    try:
+        with repo.lock(), store.lock():
+            results = _add_locked(repo, plain, inside, quiet, meta)
+    finally:
+        store.chunk_threshold = threshold
+    for r in results if advise and threshold and chunk else ():
+        if r.kind == "file" and r.path.endswith(".parquet") and r.size >= threshold:
+            from gitml.tabular.dedup import advice
+
+            r.notes = advice(repo.abspath(r.path), r.path)
+    return results
+
+
+def _add_locked(repo: Repo, plain: dict[str, bool], inside: dict[str, list[str]],
+                quiet: bool, meta: dict[str, Any] | None) -> list[AddResult]:
+    store = repo.store
+    repo.statcache.begin()
+
+    def stage(rel: str, is_dir: bool, subs: list[str] | None = None) -> Staged:
+        before = store.new_bytes
+        s = store_target(repo, rel, is_dir, quiet, inside=subs)
+        s.new_bytes = store.new_bytes - before
+        return s
+
+    staged = [stage(r, is_dir) for r, is_dir in plain.items() if r not in inside]
+    staged += [stage(d, True, subs if d not in plain else None)
+               for d, subs in inside.items()]
+    for s in staged if meta else []:
+        if not s.ptr.is_dir:
+            s.ptr = replace(s.ptr, meta={**s.ptr.meta, **(meta or {})})
+    store.flush()  # objects durable before any pointer names them
+    faults.point("add.before-pointers")
+    results = [write_pointer(repo, s) for s in staged]
+    repo.statcache.commit()
     return results
 
 
@@ -190,6 +221,7 @@ class Staged:
     ptr: Pointer
     old: Pointer | None
     skipped: list[str] = field(default_factory=list)
+    new_bytes: int = 0
 
 
 def store_target(repo: Repo, rel: str, is_dir: bool, quiet: bool,
@@ -382,7 +414,7 @@ def write_pointer(repo: Repo, staged: Staged) -> AddResult:
     _relink(repo, rel, ptr)
     repo.statcache.mark_tracked([rel])
     return AddResult(rel, ptr.kind, ptr.oid, ptr.size, ptr.files, changed, prel,
-                     repo.rel(gi) if gi else None, staged.skipped)
+                     repo.rel(gi) if gi else None, staged.skipped, staged.new_bytes)
 
 
 def _relink(repo: Repo, rel: str, ptr: Pointer) -> None:
@@ -398,8 +430,9 @@ def _relink(repo: Repo, rel: str, ptr: Pointer) -> None:
         pairs = [(f"{rel}/{e.path}", os.path.join(full, *e.path.split("/")), e) for e in entries]
     cache = repo.statcache.root(rel)
     for frel, path, e in pairs:
-        if e.exec or links_to(repo.store, path, e.oid):
-            continue
+        if e.exec or links_to(repo.store, path, e.oid) or \
+                (e.size >= THRESHOLD_MIN and repo.store.chunk_list(e.oid) is not None):
+            continue  # a chunked file has no single stored file to link to: it stays as is
         st = repo.store.link(e.oid, path)
         key = "" if frel == rel else frel[len(rel) + 1:]
         cache.put(key, st, e.oid, written=True)

@@ -57,15 +57,21 @@ def init(as_json: bool, quiet: bool, verbose: bool) -> None:
 
 @click.command()
 @click.argument("targets", nargs=-1, required=True, type=click.Path())
+@click.option("--no-chunk", is_flag=True,
+              help="Store big files whole, not as content-defined chunks.")
 @json_option
 @quiet_option
-def add(targets: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool) -> None:
-    """Store files or directories and write their .gitml pointers.
+def add(targets: tuple[str, ...], no_chunk: bool, as_json: bool, quiet: bool,
+        verbose: bool) -> None:
+    """Store files or directories and write their .gitml pointers. Files of
+    core.chunk_threshold (64 MiB) or more are stored as chunks, so a new version costs
+    what changed; -v says when a Parquet file was written in a way that defeats that.
 
     Example: gitml add data/train.parquet data/images/ 'models/*.pkl'
     """
     with _repo() as repo:
-        results = repo.add(list(targets), quiet=quiet or as_json)
+        results = repo.add(list(targets), quiet=quiet or as_json, chunk=not no_chunk,
+                           advise=verbose)
     if as_json:
         emit_json([r.to_dict() for r in results])
         return
@@ -74,9 +80,12 @@ def add(targets: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool) -> 
     for r in results:
         what = f"{r.files} files, " if r.files is not None else ""
         verb = "added" if r.changed else "unchanged"
-        click.echo(f"{verb}: {r.path} ({what}{human_size(r.size)})")
+        click.echo(f"{verb}: {r.path} ({what}stored {human_size(r.new_bytes)} new of "
+                   f"{human_size(r.size)})")
         for skipped in r.skipped:
             click.echo(f"warning: skipped {skipped}", err=True)
+        for note in r.notes:
+            click.echo(f"note: {note}", err=True)
     to_git = sorted({r.pointer for r in results} | {r.gitignore for r in results if r.gitignore})
     if any(r.changed or r.gitignore for r in results):
         click.echo("\nTo track the changes with Git, run:\n    "
@@ -453,3 +462,36 @@ def _show_setting(conf: Any, key: str, as_json: bool, quiet: bool = False) -> No
     click.echo(v)
     if note:
         click.echo(note, err=True)
+
+
+@click.command()
+@click.argument("targets", nargs=-1, type=click.Path())
+@click.option("--rev", default=None, metavar="REV",
+              help="The tracked paths at this revision (default: the workspace's).")
+@json_option
+@quiet_option
+def du(targets: tuple[str, ...], rev: str | None, as_json: bool, quiet: bool,
+       verbose: bool) -> None:
+    """Show what tracked data weighs against what it takes in the store, per tracked path
+    and for the store (big files share chunks between versions).
+
+    Example: gitml du --rev v1.0 data/
+    """
+    from gitml.du import usage
+
+    with _repo() as repo:
+        u = usage(repo, list(targets) or None, rev)
+    if as_json:
+        emit_json(u.to_dict())
+        return
+    if quiet:
+        return
+    rows = [(p.path + ("/" if p.kind == "dir" else ""), human_size(p.size),
+             human_size(p.stored), f"{p.chunked}" if p.chunked else "",
+             f"{p.missing} not fetched" if p.missing else "") for p in u.paths]
+    if rows:
+        click.echo(table(("path", "size", "stored", "chunked", ""), rows, align="lrrrl"))
+        click.echo(f"together: {human_size(sum(p.size for p in u.paths))} in "
+                   f"{human_size(u.stored)} (chunks shared between files counted once)")
+    click.echo(f"store: {u.store_files} files of {human_size(u.store_size)} (every version) "
+               f"in {human_size(u.store_bytes)} ({u.store_objects} objects)")

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "rm": "gitml.cli.core:remove",
     "gc": "gitml.cli.core:gc",
     "fsck": "gitml.cli.core:fsck",
+    "du": "gitml.cli.core:du",
     "config": "gitml.cli.core:config",
     "metrics": "gitml.cli.metrics:metrics",
     "params": "gitml.cli.metrics:params",

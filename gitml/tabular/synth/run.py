@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 # Pinned so that a seed gives the same bytes (the library's defaults may move).
 PARQUET = {"compression": "zstd", "compression_level": 3, "use_dictionary": True,
            "write_statistics": True, "version": "2.6", "data_page_version": "1.0",
-           "row_group_size": 1 << 20, "data_page_size": 1 << 20, "store_schema": True,
-           "write_page_index": False, "use_byte_stream_split": False}
+           "row_group_size": 64 << 20, "data_page_size": 1 << 20, "store_schema": True,
+           "write_page_index": False, "use_byte_stream_split": False,
+           "use_content_defined_chunking": True}  # a new draw shares bytes (gitml/chunks.py)
 MIN_HOLDOUT_ROWS = 20  # smaller sources are all used for fitting (no DCR, no model check)
 
 
