@@ -244,9 +244,8 @@ def _fsck_chunked(store: Store, result: FsckResult) -> set[str]:
         bad = False
         for cid in cl.ids:
             try:
-                with open(store.path(cid), "rb") as f:
-                    data = f.read()
-            except FileNotFoundError:
+                data = store.chunk_bytes(cid, oid)
+            except MissingObjectError:
                 result.missing.append({"oid": cid, "path": f"a chunk of {oid}"})
                 bad = True
                 break

@@ -56,8 +56,26 @@ def quarantine(store: Store, oid: str) -> str | None:
     try:
         os.rename(store.path(oid), dst)
     except FileNotFoundError:
-        return None
+        return _quarantine_chunks(store, oid, qdir)
     return dst
+
+
+def _quarantine_chunks(store: Store, oid: str, qdir: str) -> str | None:
+    """A file held as chunks: its corrupt chunks go aside and its record is dropped, so
+    the fetch that follows brings the list and the chunks again (docs/formats.md)."""
+    try:
+        cl = store.chunk_list(oid)
+    except GitmlError:
+        cl = None
+    if cl is None and store.list_id(oid) is None:
+        return None
+    moved = None
+    for cid in dict.fromkeys(cl.ids if cl else ()):
+        if store.verify(cid) != cid:
+            moved = os.path.join(qdir, f"{cid[5:]}.{time.time_ns()}")
+            os.rename(store.path(cid), moved)
+    store.remove_record(oid)
+    return moved or store.record_path(oid)
 
 
 def heal(repo: Repo, oids: Iterable[str], *, say: bool = True) -> HealResult:

@@ -443,23 +443,35 @@ class Store:
         except FileNotFoundError:
             raise MissingObjectError(oid, what) from None
 
-    def _reader(self, cl: ChunkList, what: str = "") -> chunks.ChunkedReader:
-        def load(cid: str, n: int) -> bytes:
-            try:
-                with open(self.path(cid), "rb", buffering=0) as f:
-                    return f.read(n + 1)
-            except FileNotFoundError:
-                raise MissingObjectError(cid, f"a chunk of {what or cl.oid}") from None
+    def chunk_bytes(self, cid: str, of: str) -> bytes:
+        """The stored bytes of chunk ``cid`` of file ``of``, unverified (callers hash)."""
+        try:
+            with open(self.path(cid), "rb", buffering=0) as f:
+                return f.read(chunks.MAX + 1)
+        except FileNotFoundError:
+            raise MissingObjectError(cid, f"a chunk of {of}") from None
 
-        return chunks.ChunkedReader(cl, load, what or cl.oid)
+    def _reader(self, cl: ChunkList, what: str = "") -> chunks.ChunkedReader:
+        return chunks.ChunkedReader(cl, lambda cid, _: self.chunk_bytes(cid, what or cl.oid),
+                                    what or cl.oid)
 
     def materialise(self, oid: str, dest: str) -> None:
         """Write object ``oid`` (whole or chunked) to the new file ``dest``, verified."""
         self._copy_object(oid, dest, 0o444)
 
     def verify(self, oid: str) -> str:
-        """Re-hash an object; returns the actual hash (equal to ``oid`` when intact)."""
-        return hash_file(self.path(oid))
+        """Re-hash an object; returns the actual hash (equal to ``oid`` when intact). A
+        file held as chunks: the hash of its chunks in order (MissingObjectError naming
+        a chunk that is gone)."""
+        try:
+            return hash_file(self.path(oid))
+        except FileNotFoundError:
+            if (cl := self.chunk_list(oid)) is None:
+                raise
+        whole = xxhash.xxh3_128()
+        for cid in cl.ids:
+            whole.update(self.chunk_bytes(cid, oid))
+        return PREFIX + whole.hexdigest()
 
     def link(self, oid: str, dest: str, *, executable: bool = False,
              link_types: tuple[str, ...] | None = None) -> os.stat_result:
@@ -560,14 +572,7 @@ class Store:
         ok = False
         try:
             for cid in cl.ids:
-                try:
-                    fd = os.open(self.path(cid), os.O_RDONLY)
-                except FileNotFoundError:
-                    raise MissingObjectError(cid, f"a chunk of {oid}") from None
-                try:
-                    data = os.read(fd, chunks.MAX + 1)
-                finally:
-                    os.close(fd)
+                data = self.chunk_bytes(cid, oid)
                 whole.update(data)
                 write_all(dfd, data)
             actual = PREFIX + whole.hexdigest()
