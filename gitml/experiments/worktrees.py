@@ -215,8 +215,9 @@ def snapshot(repo: Repo, extra: list[str] | None = None,
     real = os.path.join(repo.root, real)
     env = {"GIT_INDEX_FILE": tmp}
     try:
-        try:
-            shutil.copyfile(real, tmp)
+        try:  # with its mtime: Git re-checks entries as new as the index (racy-git), and a
+            # copy stamped now would make a same-size edit in the same clock tick look clean
+            shutil.copy2(real, tmp)
         except FileNotFoundError:
             gitio.run(repo.root, "read-tree", "HEAD", env=env)
         gitio.run(repo.root, "add", "-u", env=env)
