@@ -23,6 +23,7 @@ import xxhash
 from gitml import chunks, directio, faults, forkpool
 from gitml.chunks import ChunkList
 from gitml.errors import BadInputError, FormatError, IntegrityError, MissingObjectError
+from gitml.fsflags import set_immutable
 from gitml.fsutil import TMP_PREFIX, FileLock, fsync_dir, syncfs, tmp_name, write_all
 from gitml.hashing import CHUNK, PREFIX, SMALL, copy_and_hash, hash_bytes, hash_file, is_oid
 from gitml.verifiedio import open_verified
@@ -30,8 +31,6 @@ from gitml.verifiedio import open_verified
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 DEFAULT_LINK = "reflink,copy"
 _FICLONE = 0x40049409
-# ioctl numbers of FS_IOC_GETFLAGS / FS_IOC_SETFLAGS (a C long) and FS_IMMUTABLE_FL
-_GETFLAGS, _SETFLAGS, _IMMUTABLE = 0x80086601, 0x40086602, 0x10
 _RO = 0o444
 _FEW = 64  # up to this many new objects are fsynced one by one; more: one syncfs
 
@@ -643,45 +642,6 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
         return len(junk)
-
-
-def set_immutable(path: str, on: bool) -> bool:
-    """Set or clear the immutable flag of ``path``; False when that is not possible here."""
-    import array
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    try:
-        flags = array.array("l", [0])
-        fcntl.ioctl(fd, _GETFLAGS, flags, True)
-        want = flags[0] | _IMMUTABLE if on else flags[0] & ~_IMMUTABLE
-        if want != flags[0]:
-            fcntl.ioctl(fd, _SETFLAGS, array.array("l", [want]))
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
-def is_immutable(path: str) -> bool:
-    """True when ``path`` carries the immutable flag."""
-    import array
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    try:
-        flags = array.array("l", [0])
-        fcntl.ioctl(fd, _GETFLAGS, flags, True)
-        return bool(flags[0] & _IMMUTABLE)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
 
 
 def parse_link(value: str) -> tuple[str, ...]:

@@ -98,7 +98,7 @@ def write(path: Path, data: bytes | str) -> Path:
 def corrupt(path: str | Path, data: bytes) -> None:
     """Damage a stored object as a failing disk would (clearing the immutable flag that a
     symlinked object carries)."""
-    from gitml.store import set_immutable
+    from gitml.fsflags import set_immutable
 
     set_immutable(str(path), False)
     os.chmod(path, 0o644)

@@ -356,7 +356,7 @@ def test_hardlinked_file_edited_by_root_is_reported_and_never_pushed(
 
 
 def test_symlinked_objects_are_immutable_or_the_edit_is_caught(repo: Path, cli) -> None:
-    from gitml.store import is_immutable, set_immutable
+    from gitml.fsflags import is_immutable, set_immutable
 
     assert cli("config", "core.link", "symlink").code == 0
     write(repo / "data" / "a.txt", "original a")
