@@ -32,7 +32,7 @@ def find_object(reader: RevReader, path: str, commit: str) -> ModelObject:
     spec = f"{commit}:{path}{pointer.SUFFIX}"
     data = reader.batch.read(spec)
     if data is not None:
-        ptr = pointer.loads(data, spec, path.rpartition("/")[2])
+        ptr = pointer.load_at(data, path + pointer.SUFFIX, spec)
         return ModelObject(path, ptr.kind, ptr.oid, ptr.size, ptr.files)
     try:
         kind, value = reader.locate(path, commit)

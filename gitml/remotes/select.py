@@ -89,10 +89,9 @@ def _pointers_at(repo: Repo, revs: list[str] | None) -> list[tuple[str, Pointer]
                 data = reader.read(sha)
                 if data is None:
                     continue
-                name = os.path.basename(path)[: -len(pointer.SUFFIX)]
                 try:
                     out.append((path[: -len(pointer.SUFFIX)],
-                                pointer.loads(data, f"{rev}:{path}", name)))
+                                pointer.load_at(data, path, f"{rev}:{path}")))
                 except GitmlError:
                     continue  # not a valid pointer: names no object
             out += _dvc_era(repo, rev, reader)

@@ -399,3 +399,15 @@ def test_symlinked_object_edited_where_no_flag_is_possible(repo: Path, cli,
     assert r.code == 1 and "data/a.txt" in r.err and "f.txt" in r.err, r.out + r.err
     c = cli("checkout", "--force")
     assert c.code == 1 and "corrupt" in c.err
+
+
+def test_revision_reads_apply_the_same_path_rules(attacker: Attacker, tmp_path: Path, cli,
+                                                  monkeypatch) -> None:
+    """fetch --rev reads pointers from Git trees: a reserved one names no object."""
+    attacker.dir_pointer(".git.gitml", {"hooks/post-checkout": (HOOK, True)})
+    attacker.publish()
+    victim = victim_clone(attacker, tmp_path, monkeypatch)
+    r = cli("fetch", "--rev", "HEAD", "--json")
+    assert r.code == 0, r.out + r.err
+    assert json.loads(r.out)["objects"] == 0
+    assert list(gitml.Repo(victim).store.iter_oids()) == []
