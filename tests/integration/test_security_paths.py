@@ -403,8 +403,9 @@ def test_symlinked_object_edited_where_no_flag_is_possible(repo: Path, cli,
 
 def test_revision_reads_apply_the_same_path_rules(attacker: Attacker, tmp_path: Path, cli,
                                                   monkeypatch) -> None:
-    """fetch --rev reads pointers from Git trees: a reserved one names no object."""
-    attacker.dir_pointer(".git.gitml", {"hooks/post-checkout": (HOOK, True)})
+    """fetch --rev reads pointers from Git trees: one under a reserved folder names no
+    object (its own name is fine: the folder above it is .gitml)."""
+    attacker.file_pointer(".gitml/config.local.yaml.gitml", b"core:\n  cache_dir: /tmp/x\n")
     attacker.publish()
     victim = victim_clone(attacker, tmp_path, monkeypatch)
     r = cli("fetch", "--rev", "HEAD", "--json")
