@@ -191,9 +191,11 @@ class ChunkedReader(io.RawIOBase):
     file and checks it before the last bytes go out. ``load(chunk id, length)`` returns
     a chunk's bytes (from the store, or a remote), unverified."""
 
-    def __init__(self, cl: ChunkList, load: Callable[[str, int], bytes], name: str) -> None:
+    def __init__(self, cl: ChunkList, load: Callable[[str, int], bytes], name: str,
+                 on_close: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.cl = cl
+        self._on_close = on_close
         self._load = load
         self.name = name
         self._pos = 0
@@ -247,6 +249,13 @@ class ChunkedReader(io.RawIOBase):
 
     def tell(self) -> int:
         return self._pos
+
+    def close(self) -> None:
+        if not self.closed:
+            self._data = b""
+            if self._on_close is not None:
+                self._on_close()
+        super().close()
 
 
 def open_reader(raw: io.RawIOBase, mode: str = "rb", encoding: str | None = None

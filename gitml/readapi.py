@@ -8,12 +8,14 @@ tracked directory, straight from the store, without touching the workspace.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 from typing import IO, Any
 
 from gitml import gitio, manifest, pointer
 from gitml.errors import GitmlError, IntegrityError, MissingObjectError
-from gitml.hashing import hash_bytes, hash_file
+from gitml.fsutil import tmp_name
+from gitml.hashing import hash_file
 from gitml.memo import Memo
 from gitml.repo import Repo
 
@@ -40,11 +42,17 @@ class RevReader:
         self._manifests: dict[str, dict[str, str]] = {}
         self._commits: dict[str, str] = {}
         self._verified: set[str] = set()
+        self._assembled: list[str] = []  # chunked files written out for libraries: dropped
+        # at close
         self.sizes: dict[str, int] = {}  # object -> its size, as the pointer or manifest says
 
     def close(self) -> None:
         self.batch.close()
         self.memo.save()
+        for path in self._assembled:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        self._assembled.clear()
 
     def __enter__(self) -> RevReader:
         return self
@@ -139,6 +147,8 @@ class RevReader:
         reader: safe to hand to a library that reads the file itself. A corrupt object is
         healed from the default remote when it can be (gitml/heal.py)."""
         path = self.ensure(oid, what)
+        if not os.path.exists(path):  # held as chunks: a verified copy, until close()
+            return self._assembled_copy(oid, what)
         if oid not in self._verified:
             actual = hash_file(path)
             if actual != oid:
@@ -147,17 +157,39 @@ class RevReader:
         return path
 
     def object_bytes(self, oid: str, what: str) -> bytes:
-        path = self.ensure(oid, what)
+        self.ensure(oid, what)
         for attempt in (1, 2):
-            with builtins.open(path, "rb") as f:
-                data = f.read()
-            actual = hash_bytes(data)
-            if actual == oid:
-                return data
-            if attempt == 2:
-                break
-            self._heal(oid, actual, path)
-        raise IntegrityError(oid, actual, path)
+            try:
+                return self.repo.store.read_bytes(oid, what=what)
+            except IntegrityError as e:
+                if attempt == 2:
+                    raise
+                self._heal_or_raise(oid, e)
+        raise AssertionError("unreachable")
+
+    def _assembled_copy(self, oid: str, what: str) -> str:
+        store = self.repo.store
+        os.makedirs(store.tmp, exist_ok=True)
+        for attempt in (1, 2):
+            path = tmp_name(store.tmp, f"read-{oid[5:]}")
+            try:
+                store.materialise(oid, path)
+            except IntegrityError as e:
+                if attempt == 2:
+                    raise
+                self._heal_or_raise(oid, e)
+                continue
+            self._assembled.append(path)
+            return path
+        raise AssertionError("unreachable")
+
+    def _heal_or_raise(self, oid: str, e: IntegrityError) -> None:
+        """Heal ``oid`` (a file, whole or chunked) or raise ``e``, which names the bad
+        object (a chunk, for a chunked file)."""
+        try:
+            self._heal(oid, e.actual, e.where)
+        except IntegrityError:
+            raise e from None
 
     def _heal(self, oid: str, actual: str, path: str) -> None:
         """Quarantine the corrupt copy and fetch a verified one, or raise IntegrityError."""

@@ -16,12 +16,13 @@ import os
 from typing import IO, TYPE_CHECKING, Any
 
 from gitml import gitio
+from gitml.chunks import THRESHOLD_MIN, open_reader
 from gitml.errors import BadInputError, GitmlError, IntegrityError, MissingObjectError
 from gitml.imports import tree
 from gitml.readapi import NotFoundError, RevReader
 from gitml.remotefile import RemoteBlob, open_remote
+from gitml.remotes.chunked import remote_list, remote_reader
 from gitml.repo import Repo
-from gitml.verifiedio import open_verified
 
 if TYPE_CHECKING:
     from gitml.remotes.base import Backend
@@ -204,10 +205,22 @@ class Snapshot:
                     raise IntegrityError(oid, bad[0]["actual"], bad[0]["where"]) from None
                 raise MissingObjectError(oid, what) from None
         if store.has(oid):
-            return open_verified(store.path(oid), oid, mode, encoding)
+            return store.open(oid, mode, encoding, what)
         if size is None:
             raise MissingObjectError(oid, what)
         backend, where = self._backend()
+        try:  # held as chunks there: read just the chunks a range covers, each verified
+            cl = remote_list(backend, oid, where) if size >= THRESHOLD_MIN else None
+        except BaseException:
+            backend.close()
+            raise
+        if cl is not None:
+            def closed() -> None:
+                self.remote_bytes += reader.fetched
+                backend.close()
+
+            reader = remote_reader(backend, cl, where, closed)
+            return open_reader(reader, mode, encoding)
         blob = RemoteBlob(backend, oid, size, where)
 
         def done() -> None:

@@ -288,14 +288,15 @@ def _summary(r: Any) -> str:
         if not r.transferred and not r.missing and not r.corrupt:
             return f"Everything is on {r.remote} already ({r.objects} objects)."
         return (f"pushed {r.transferred} object{'s' * (r.transferred != 1)} "
-                f"({human_size(r.bytes)}) to {r.remote}; {r.present} already there")
+                f"({human_size(r.bytes)} new of {human_size(r.size)}) to {r.remote}; "
+                f"{r.present} already there")
     if not r.transferred and not r.missing and not r.corrupt:
         return f"Everything is in the store already ({r.objects} objects)."
     fixed = (f" ({r.replaced} corrupt cop{'ies' if r.replaced != 1 else 'y'} replaced; "
              "the bad ones are in the store's quarantine/)" if r.replaced else "")
     return (f"fetched {r.transferred} object{'s' * (r.transferred != 1)} "
-            f"({human_size(r.bytes)}) from {r.remote}; {r.present} already in the store"
-            + fixed)
+            f"({human_size(r.bytes)} new of {human_size(r.size)}) from {r.remote}; "
+            f"{r.present} already in the store" + fixed)
 
 
 def _runs_summary(r: Any) -> str:
@@ -466,9 +467,9 @@ def show_remote_status(targets: list[str], remote_name: str | None, as_json: boo
     for p in shown:
         detail = []
         if p.not_pushed:
-            detail.append(f"{p.not_pushed} to push")
+            detail.append(f"{p.not_pushed} to push ({human_size(p.bytes_not_pushed)})")
         if p.not_fetched:
-            detail.append(f"{p.not_fetched} to fetch")
+            detail.append(f"{p.not_fetched} to fetch ({human_size(p.bytes_not_fetched)})")
         if p.missing:
             detail.append(f"{p.missing} in neither")
         rows.append((p.state, p.path + ("/" if p.kind == "dir" else ""),

@@ -123,7 +123,7 @@ def materialise(src: Source, target: tree.Target, dest: str, *, move: bool = Tru
                 _write_new(full, data, mode)
             elif it.oid in first:  # the same content twice: a verified copy of the first
                 _copy_verified(first[it.oid], full, it.oid, mode)
-            elif move:
+            elif move and os.path.exists(store.path(it.oid)):  # chunked: assembled below
                 os.rename(store.path(it.oid), full)  # hashed when it arrived
                 os.chmod(full, mode)
                 first[it.oid] = full  # type: ignore[index]

@@ -19,7 +19,7 @@ import xxhash
 from gitml import chunks
 from gitml.chunks import THRESHOLD_MIN, ChunkList
 from gitml.errors import GitmlError, IntegrityError, MissingObjectError
-from gitml.hashing import PREFIX, hash_bytes
+from gitml.hashing import PREFIX, hash_bytes, is_oid
 from gitml.remotes.base import RemoteError
 from gitml.remotes.select import Want
 
@@ -38,7 +38,7 @@ def key_oid(key: str) -> str | None:
     """The file id a record key names, or None for any other key."""
     parts = key.split("/")
     oid = PREFIX + "".join(parts[1:]) if len(parts) == 3 and parts[0] == TOP else ""
-    return oid if chunks.is_oid(oid) else None
+    return oid if is_oid(oid) else None
 
 
 def may_be_chunked(w: Want) -> bool:
@@ -57,9 +57,11 @@ class Held:
 
 # -- push -------------------------------------------------------------------------------
 def expand_push(store: Store, backend: Backend, wants: list[Want], have: set[str],
-                problem: Callable[..., None]) -> tuple[list[Want], list[Held]]:
+                problem: Callable[..., None], force: bool = False
+                ) -> tuple[list[Want], list[Held]]:
     """Replace each file the store holds as chunks (and the remote lacks) by its chunks
-    and list. Returns (the wants to send, the files whose records go last)."""
+    and list (``force``: even when the remote has its record). Returns (the wants to
+    send, the files whose records go last)."""
     out: list[Want] = []
     held: list[Held] = []
     for w in wants:
@@ -78,7 +80,7 @@ def expand_push(store: Store, backend: Backend, wants: list[Want], have: set[str
         if cl is None or lid is None:
             out.append(w)  # the store lacks it: reported as missing by the pusher
             continue
-        key = backend.read_key(record_key(w.oid))
+        key = None if force else backend.read_key(record_key(w.oid))
         if key == chunks.record_bytes(lid):
             have.add(w.oid)
             continue
@@ -200,7 +202,8 @@ def remote_list(backend: Backend, oid: str, where: str) -> ChunkList | None:
     return cl
 
 
-def remote_reader(backend: Backend, cl: ChunkList, where: str) -> chunks.ChunkedReader:
+def remote_reader(backend: Backend, cl: ChunkList, where: str,
+                  on_close: Callable[[], None] | None = None) -> chunks.ChunkedReader:
     """A reader of a chunked file on the remote: each chunk it touches is fetched whole
     and verified; a read in order also checks the whole file's hash."""
     def load(cid: str, n: int) -> bytes:
@@ -209,4 +212,4 @@ def remote_reader(backend: Backend, cl: ChunkList, where: str) -> chunks.Chunked
             raise RemoteError(f"{where} lacks {cid}, a chunk of {cl.oid}")
         return data
 
-    return chunks.ChunkedReader(cl, load, f"{where}:{cl.oid}")
+    return chunks.ChunkedReader(cl, load, f"{where}:{cl.oid}", on_close)

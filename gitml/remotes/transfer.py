@@ -32,8 +32,8 @@ from gitml.errors import IntegrityError
 from gitml.fsutil import syncfs, tmp_name
 from gitml.hashing import SMALL, hash_bytes, hash_file
 from gitml.progress import Progress
+from gitml.remotes import chunked, select
 from gitml.remotes import config as rconfig
-from gitml.remotes import select
 from gitml.remotes.base import RemoteError, TransferIncomplete
 from gitml.remotes.select import Want
 
@@ -71,6 +71,7 @@ class TransferResult:
     transferred: int = 0
     bytes: int = 0
     present: int = 0
+    size: int = 0  # bytes of the files concerned (a chunked file: all of it), for "X of Y"
     missing: list[dict[str, str]] = field(default_factory=list)
     corrupt: list[dict[str, str]] = field(default_factory=list)
     replaced: int = 0  # present but corrupt in the store: moved aside and fetched again
@@ -339,6 +340,7 @@ def push_selection(repo: Repo, sel: select.Selection, remote: str | None = None,
     select.check_subs(sel, any(not repo.store.has(m.oid) for m in manifests))
     for w in corrupt_manifests:
         wants.pop(w.oid, None)
+    result.size = sum(w.size or 0 for w in wants.values())
     _push_wants(repo, rs, list(wants.values()), jobs, result, force)
     return _finish(result)
 
@@ -373,9 +375,20 @@ def _push_wants(repo: Repo, rs: rconfig.RemoteSpec, wants: list[Want], jobs: int
                 result.present = len(present)
             with Progress(f"push to {rs.name}", total=len(todo), unit="objects") as bar:
                 runner = _Runner(njobs, bar, result, backend)
+                # files held as chunks: the chunks the remote lacks, then lists, then records
+                todo, held = chunked.expand_push(store, backend, todo, have, runner.problem,
+                                                 force)
+                parts = chunked.chunk_wants(held)
+                parts.update((h.lid, Want(h.lid, None, h.want.path, True)) for h in held)
+                there = set() if force or not parts else backend.exists(list(parts))
+                todo += sorted((w for w in parts.values() if w.oid not in there),
+                               key=lambda w: w.oid)
+                bar.total = len(todo)
                 fn = _pusher(repo, backend, runner)
                 runner.run([w for w in todo if not w.is_manifest], fn)
                 runner.run([w for w in todo if w.is_manifest], fn)  # manifests last
+                failed = {d["oid"] for d in result.missing + result.corrupt}
+                chunked.put_records(backend, held, failed)
         finally:
             backend.close()
 
@@ -434,8 +447,9 @@ def fetch_selection(repo: Repo, sel: select.Selection, remote: str | None = None
                         and w.oid not in need]
                 result.objects = len(wants)
                 result.present = len(wants) - len(todo) - len(need)
+                result.size = sum(w.size or 0 for w in todo)
                 bar.total = len(need) + len(todo)
-                runner.run(todo, fn)
+                _fetch_wants(store, backend, runner, fn, todo)
         finally:
             backend.close()
             if result.transferred:
@@ -474,12 +488,27 @@ def fetch_objects(repo: Repo, oids: Iterable[str], remote: str | None = None,
             try:
                 with Progress(f"fetch from {rs.name}", total=len(todo), unit="objects") as bar:
                     runner = _Runner(njobs, bar, result, backend)
-                    runner.run(todo, _fetcher(repo, backend, runner))
+                    _fetch_wants(store, backend, runner, _fetcher(repo, backend, runner), todo)
             finally:
                 backend.close()
                 if result.transferred:
                     syncfs(store.root)
     return _finish(result)
+
+
+def _fetch_wants(store: Store, backend: Backend, runner: _Runner,
+                 fn: Callable[[Want], None], todo: list[Want]) -> None:
+    """Fetch ``todo``: whole objects, and files the remote holds as chunks (their lists,
+    the chunks the store lacks, their records once the chunks make them)."""
+    where = f"remote {runner.result.remote}"
+    todo, held = chunked.find_held(backend, todo, where, runner.problem)
+    runner.run(todo, fn)
+    if held:
+        def run(wants: list[Want]) -> None:
+            runner.bar.total = (runner.bar.total or 0) + len(wants)
+            runner.run(wants, fn)
+
+        chunked.fetch_held(store, held, run, runner.problem, where)
 
 
 # -- pull ---------------------------------------------------------------------------------

@@ -304,3 +304,37 @@ def test_write_parquet_dedups_and_add_v_names_what_defeats_it(big: Path, cli) ->
     pq.write_table(more, big / "t.parquet")  # pyarrow's defaults: almost all new
     res2 = json.loads(cli("add", "--json", "t.parquet").out)[0]
     assert res2["new_bytes"] > res["new_bytes"]
+
+
+def test_reads_without_checkout_assemble_and_verify(big: Path, cli) -> None:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    t = _table(600_000)
+    api.write_parquet(t, big / "t.parquet")
+    assert (big / "t.parquet").stat().st_size > 4 * MiB
+    assert cli("add", "t.parquet").code == 0
+    git(big, "add", "-A")
+    git(big, "commit", "-qm", "table")
+    oid = pointer_oid(big, "t.parquet")
+    assert gitml.Repo(big).store.chunk_list(oid) is not None
+    with api.open("t.parquet", rev="HEAD") as f:  # the footer first, then column chunks
+        got = pq.ParquetFile(f).read(columns=["x"])
+    assert got.column("x").equals(t.column("x"))
+    df = pd.read_parquet("gitml://t.parquet", storage_options={"rev": "HEAD"})
+    assert len(df) == 600_000 and list(df.columns) == ["id", "x", "cat"]
+    assert api.read("t.parquet", rev="HEAD") == (big / "t.parquet").read_bytes()
+    # a corrupt chunk: reading the range that holds it fails, naming the chunk
+    store = gitml.Repo(big).store
+    cl = store.chunk_list(oid)
+    bad = cl.ids[1]
+    corrupt(store.path(bad), b"x" * cl.sizes[1])
+    with api.open("t.parquet", rev="HEAD") as f:
+        f.seek(cl.offsets[1] + 10)
+        with pytest.raises(IntegrityError) as e:
+            f.read(100)
+    assert bad in str(e.value)
+    with pytest.raises(IntegrityError):
+        api.read("t.parquet", rev="HEAD")
+    r = cli("data", "profile", "HEAD:t.parquet")
+    assert r.code == 1 and bad in r.err, (r.code, r.err)

@@ -305,7 +305,7 @@ def _open_source(repo: Repo, src: dict[str, Any]) -> Table:
     from gitml.tabular.synth.lineage import source_hash
 
     path, rev, oid = src["path"], src.get("rev"), src["hash"]
-    if repo.store.has(oid):
+    if os.path.exists(repo.store.path(oid)):  # stored whole (a chunked one: read below)
         return _make(path, path, [Part("", path=repo.store.path(oid))])
     where = path if rev is None else f"{rev[:12]}:{path}"
     reader = RevReader(repo)
