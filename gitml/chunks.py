@@ -10,11 +10,8 @@ the formats and the cutting; :class:`gitml.store.Store` owns where they live, an
 from __future__ import annotations
 
 import bisect
-import io
 import json
-import queue
 import re
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +20,7 @@ import xxhash
 
 from gitml.errors import FormatError, IntegrityError
 from gitml.hashing import PREFIX, is_oid
+from gitml.verifiedio import PositionedReader
 
 AVG, MIN, MAX = 256 << 10, 64 << 10, 1 << 20  # FastCDC parameters (formats.md)
 DEFAULT_THRESHOLD = 64 << 20
@@ -140,6 +138,9 @@ def cut(src_fd: int, write: Callable[[str, memoryview | bytes], int]
     chunk (run on a second thread, so cutting and writing overlap) and returns the bytes
     it newly stored (0 when the store had it). Returns (whole-file id, size, chunks, new
     bytes stored)."""
+    import queue
+    import threading
+
     from pyfastcdc import FastCDC
 
     cdc = FastCDC(AVG, min_size=MIN, max_size=MAX)
@@ -185,7 +186,7 @@ def cut(src_fd: int, write: Callable[[str, memoryview | bytes], int]
 
 
 # -- reading ---------------------------------------------------------------------------
-class ChunkedReader(io.RawIOBase):
+class ChunkedReader(PositionedReader):
     """The bytes of a chunked file, read from its chunks: every chunk is hashed before
     any of its bytes is handed out; a read in order from the start also hashes the whole
     file and checks it before the last bytes go out. ``load(chunk id, length)`` returns
@@ -193,23 +194,15 @@ class ChunkedReader(io.RawIOBase):
 
     def __init__(self, cl: ChunkList, load: Callable[[str, int], bytes], name: str,
                  on_close: Callable[[], None] | None = None) -> None:
-        super().__init__()
+        super().__init__(cl.size, on_close)
         self.cl = cl
-        self._on_close = on_close
         self._load = load
         self.name = name
-        self._pos = 0
         self._cur = -1  # index of the chunk in _data
         self._data = b""
         self._whole: Any = xxhash.xxh3_128()
         self._hashed = 0  # chunks hashed into _whole, in order from the first
         self.fetched = 0  # bytes loaded
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
 
     def chunk(self, i: int) -> bytes:
         """Chunk ``i``, verified."""
@@ -242,25 +235,5 @@ class ChunkedReader(io.RawIOBase):
         self._pos += n
         return n
 
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.cl.size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def close(self) -> None:
-        if not self.closed:
-            self._data = b""
-            if self._on_close is not None:
-                self._on_close()
-        super().close()
-
-
-def open_reader(raw: io.RawIOBase, mode: str = "rb", encoding: str | None = None
-                ) -> io.BufferedReader | io.TextIOWrapper:
-    buffered = io.BufferedReader(raw, buffer_size=1 << 20)
-    if mode == "r":
-        return io.TextIOWrapper(buffered, encoding=encoding or "utf-8")
-    return buffered
+    def _release(self) -> None:
+        self._data = b""

@@ -16,13 +16,14 @@ import os
 from typing import IO, TYPE_CHECKING, Any
 
 from gitml import gitio
-from gitml.chunks import THRESHOLD_MIN, open_reader
+from gitml.chunks import THRESHOLD_MIN
 from gitml.errors import BadInputError, GitmlError, IntegrityError, MissingObjectError
 from gitml.imports import tree
 from gitml.readapi import NotFoundError, RevReader
 from gitml.remotefile import RemoteBlob, open_remote
 from gitml.remotes.chunked import remote_list, remote_reader
 from gitml.repo import Repo
+from gitml.verifiedio import buffered
 
 if TYPE_CHECKING:
     from gitml.remotes.base import Backend
@@ -220,7 +221,7 @@ class Snapshot:
                 backend.close()
 
             reader = remote_reader(backend, cl, where, closed)
-            return open_reader(reader, mode, encoding)
+            return buffered(reader, mode, encoding)
         blob = RemoteBlob(backend, oid, size, where)
 
         def done() -> None:

@@ -25,6 +25,7 @@ import xxhash
 from gitml.errors import IntegrityError
 from gitml.hashing import PREFIX, hash_bytes
 from gitml.remotes.base import RemoteError
+from gitml.verifiedio import PositionedReader, buffered
 
 if TYPE_CHECKING:
     from gitml.remotes.base import Backend
@@ -84,7 +85,7 @@ class RemoteBlob:
         self.verified = True
 
 
-class RemoteReader(io.RawIOBase):
+class RemoteReader(PositionedReader):
     """A seekable binary file over a :class:`RemoteBlob` (for ``api.open`` and
     ``gitml://``). Reads in order grow a read-ahead window from 64 KiB to 8 MiB, so a
     file read through costs few requests; a seek starts again at 64 KiB, so a Parquet
@@ -93,20 +94,12 @@ class RemoteReader(io.RawIOBase):
     _MIN, _MAX = 64 << 10, 8 << 20
 
     def __init__(self, blob: RemoteBlob, on_close: Any = None) -> None:
-        super().__init__()
+        super().__init__(blob.size, on_close)
         self.blob = blob
         self.name = f"{blob.where}:{blob.oid}"
-        self._pos = 0
         self._buf = b""
         self._buf_at = 0
         self._window = self._MIN
-        self._on_close = on_close
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
 
     def readinto(self, b: Any) -> int:
         want = len(b)
@@ -122,26 +115,11 @@ class RemoteReader(io.RawIOBase):
         self._pos += n
         return n
 
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.blob.size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def close(self) -> None:
-        if not self.closed:
-            self._buf = b""
-            if self._on_close is not None:
-                self._on_close()
-        super().close()
+    def _release(self) -> None:
+        self._buf = b""
 
 
 def open_remote(blob: RemoteBlob, mode: str = "rb", encoding: str | None = None,
                 on_close: Any = None) -> io.BufferedReader | io.TextIOWrapper:
     """A buffered binary (``rb``) or text (``r``) file reading ``blob``."""
-    buffered = io.BufferedReader(RemoteReader(blob, on_close), buffer_size=64 << 10)
-    if mode == "r":
-        return io.TextIOWrapper(buffered, encoding=encoding or "utf-8")
-    return buffered
+    return buffered(RemoteReader(blob, on_close), mode, encoding, 64 << 10)

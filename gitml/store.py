@@ -26,7 +26,6 @@ from gitml.errors import BadInputError, FormatError, IntegrityError, MissingObje
 from gitml.fsflags import set_immutable
 from gitml.fsutil import TMP_PREFIX, FileLock, fsync_dir, syncfs, tmp_name, write_all
 from gitml.hashing import CHUNK, PREFIX, SMALL, copy_and_hash, hash_bytes, hash_file, is_oid
-from gitml.verifiedio import open_verified
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 DEFAULT_LINK = "reflink,copy"
@@ -196,13 +195,7 @@ class Store:
         """Write ``data`` (whose id is ``oid``) as an object; returns the bytes stored."""
         # The temp file goes beside its final name: a rename within one directory does not
         # take the file system's global lock for cross-directory renames.
-        directory = f"{self.objects}/{oid[5:7]}"
-        tmp = tmp_name(directory, oid[7:])
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
-        except FileNotFoundError:
-            os.makedirs(directory, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
+        tmp, fd = _create_beside(f"{self.objects}/{oid[5:7]}", oid[7:])
         try:
             try:
                 write_all(fd, data)
@@ -242,13 +235,7 @@ class Store:
     def write_record(self, oid: str, lid: str) -> None:
         """Record that ``oid`` is held as the chunk list ``lid`` (whose chunks are durable)."""
         dst = self.record_path(oid)
-        directory = dst.rpartition("/")[0]
-        tmp = tmp_name(directory, oid[7:])
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
-        except FileNotFoundError:
-            os.makedirs(directory, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
+        tmp, fd = _create_beside(dst.rpartition("/")[0], oid[7:])
         try:
             write_all(fd, chunks.record_bytes(lid))
         finally:
@@ -436,7 +423,11 @@ class Store:
         reader that hands out stored bytes goes through here or :meth:`link`."""
         path = self.path(oid)
         if not os.path.exists(path) and (cl := self.chunk_list(oid)) is not None:
-            return chunks.open_reader(self._reader(cl, what), mode, encoding)
+            from gitml.verifiedio import buffered
+
+            return buffered(self._reader(cl, what), mode, encoding)
+        from gitml.verifiedio import open_verified
+
         try:
             return open_verified(path, oid, mode, encoding)
         except FileNotFoundError:
@@ -642,6 +633,18 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
         return len(junk)
+
+
+def _create_beside(directory: str, name: str) -> tuple[str, int]:
+    """A new read-only temp file for ``name`` in ``directory`` (made when missing): beside
+    its final name, since a rename within one directory does not take the file system's
+    lock for cross-directory renames. Returns (path, fd open for writing)."""
+    tmp = tmp_name(directory, name)
+    try:
+        return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
+    except FileNotFoundError:
+        os.makedirs(directory, exist_ok=True)
+        return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
 
 
 def parse_link(value: str) -> tuple[str, ...]:

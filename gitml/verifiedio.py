@@ -72,10 +72,51 @@ class VerifiedReader(io.RawIOBase):
         super().close()
 
 
+class PositionedReader(io.RawIOBase):
+    """A readable, seekable raw file of ``size`` bytes whose subclass reads at ``_pos``
+    (``readinto``); closing it calls ``on_close`` once and drops ``_release``'s buffers."""
+
+    def __init__(self, size: int, on_close: Any = None) -> None:
+        super().__init__()
+        self.size = size
+        self._pos = 0
+        self._on_close = on_close
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def _release(self) -> None:
+        """Drop buffers (subclasses)."""
+
+    def close(self) -> None:
+        if not self.closed:
+            self._release()
+            if self._on_close is not None:
+                self._on_close()
+        super().close()
+
+
+def buffered(raw: io.RawIOBase, mode: str = "rb", encoding: str | None = None,
+             buffer_size: int = 1 << 20) -> io.BufferedReader | io.TextIOWrapper:
+    """A buffered binary (``rb``) or text (``r``) file over ``raw``."""
+    reader = io.BufferedReader(raw, buffer_size=buffer_size)  # type: ignore[arg-type]
+    if mode == "r":
+        return io.TextIOWrapper(reader, encoding=encoding or "utf-8")
+    return reader
+
+
 def open_verified(path: str, oid: str, mode: str = "rb", encoding: str | None = None
                   ) -> IO[Any]:
     """A buffered binary (``rb``) or text (``r``) file over :class:`VerifiedReader`."""
-    buffered = io.BufferedReader(VerifiedReader(path, oid), buffer_size=1 << 20)
-    if mode == "r":
-        return io.TextIOWrapper(buffered, encoding=encoding or "utf-8")
-    return buffered
+    return buffered(VerifiedReader(path, oid), mode, encoding)

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gitml import faults, forkpool, manifest, pointer, tracked
-from gitml.chunks import THRESHOLD_MIN
 from gitml.errors import GitmlError
 from gitml.fsutil import (
     atomic_write,
@@ -429,6 +428,8 @@ def _relink(repo: Repo, rel: str, ptr: Pointer) -> None:
         entries = manifest.loads(repo.store.read_bytes(ptr.oid), rel)
         pairs = [(f"{rel}/{e.path}", os.path.join(full, *e.path.split("/")), e) for e in entries]
     cache = repo.statcache.root(rel)
+    from gitml.chunks import THRESHOLD_MIN
+
     for frel, path, e in pairs:
         if e.exec or links_to(repo.store, path, e.oid) or \
                 (e.size >= THRESHOLD_MIN and repo.store.chunk_list(e.oid) is not None):

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import corrupt, git
+from test_crash import gitml_proc
 
 import gitml
 from gitml import api, chunks
@@ -19,14 +18,6 @@ from gitml.errors import IntegrityError
 from gitml.hashing import hash_file
 
 MiB = 1 << 20
-
-
-def gitml_proc(cwd: Path, *args: str, fault: str = "") -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    if fault:
-        env["GITML_FAULT"] = fault
-    return subprocess.run([sys.executable, "-m", "gitml.cli.main", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True)
 
 
 @pytest.fixture
