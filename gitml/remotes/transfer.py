@@ -381,6 +381,7 @@ def _push_wants(repo: Repo, rs: rconfig.RemoteSpec, wants: list[Want], jobs: int
                 parts = chunked.chunk_wants(held)
                 parts.update((h.lid, Want(h.lid, None, h.want.path, True)) for h in held)
                 there = set() if force or not parts else backend.exists(list(parts))
+                result.present += len(there)  # chunks the remote has from other versions
                 todo += sorted((w for w in parts.values() if w.oid not in there),
                                key=lambda w: w.oid)
                 bar.total = len(todo)
