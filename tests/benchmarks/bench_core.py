@@ -43,9 +43,9 @@ def small_tree() -> Path:
     return path
 
 
-def new_repo(tool: str, tag: str, bench: Bench) -> Path:
+def new_repo(tool: str, tag: str, bench: Bench, big: bool = False) -> Path:
     root = WORK / f"{tool}-{tag}"
-    trash(root)
+    trash(root, big)
     root.mkdir(parents=True)
     sh("git init -q", root, bench.env)
     if tool == "gitml":
@@ -61,17 +61,46 @@ def add_big(bench: Bench) -> None:
 
     def setup(tool: str):
         def fn() -> Path:
-            root = new_repo(tool, "big", bench)
+            root = new_repo(tool, "big", bench, big=True)
             os.link(src, root / "big.bin")  # same bytes, no copy: the command reads them
             return root
         return fn
 
     tools = {"cp+sync": (setup("cp"), "cp big.bin copy.bin && sync copy.bin"),
-             "gitml": (setup("gitml"), f"{GITML} add -q big.bin")}
+             "gitml": (setup("gitml"), f"{GITML} add -q big.bin"),
+             "gitml --no-chunk": (setup("gitml"), f"{GITML} add -q --no-chunk big.bin")}
     if bench.with_dvc:
         tools["dvc"] = (setup("dvc"), f"{DVC} add -q big.bin")
     bench.compare("add 1 GiB file (copy)", tools,
-                  target="gitml <= 1.5x cp+sync, >= 5x faster than dvc")
+                  target="gitml (chunks) <= 2x cp+sync, --no-chunk <= 1.5x, >= 5x faster than dvc")
+
+
+@workload("core.checkout_1gib")
+def checkout_big(bench: Bench) -> None:
+    src = big_file()
+    repos: dict[str, Path] = {}
+
+    def setup(tool: str):
+        def fn() -> Path:
+            if tool not in repos:
+                root = repos[tool] = new_repo(tool.split()[0], f"co-{len(repos)}", bench,
+                                              big=True)
+                os.link(src, root / "big.bin")
+                flag = " --no-chunk" if "no-chunk" in tool else ""
+                if tool != "cp":
+                    sh(f"{GITML} add -q{flag} big.bin", root, bench.env)
+            root = repos[tool]
+            for name in ("big.bin", "copy.bin") if tool != "cp" else ("copy.bin",):
+                if (root / name).exists():
+                    (root / name).unlink()
+            return root
+        return fn
+
+    bench.compare("checkout 1 GiB file (copy)", {
+        "cp": (setup("cp"), "cp big.bin copy.bin"),
+        "gitml": (setup("gitml"), f"{GITML} checkout -q"),
+        "gitml --no-chunk": (setup("gitml --no-chunk"), f"{GITML} checkout -q")},
+        target="gitml (chunks) <= 1.5x cp")
 
 
 def _tree_repo(tool: str, tag: str, bench: Bench) -> Path:

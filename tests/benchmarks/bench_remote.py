@@ -112,7 +112,8 @@ def _repo(tool: str, tag: str, bench: Bench, tree: Path | None = None,
         sh(f"cp -r {tree} {root}/tree && {add} add -q tree", root, bench.env)
     if big is not None:
         os.link(big, root / "big.bin")
-        sh(f"{add} add -q big.bin", root, bench.env)
+        whole = " --no-chunk" if tool == "gitml" else ""  # one object, as the workload says
+        sh(f"{add} add -q{whole} big.bin", root, bench.env)
     sh("git add -A && git commit -qm data", root, bench.env)
     return root
 

@@ -100,8 +100,19 @@ def sh(cmd: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> 
     return proc.stdout
 
 
-def trash(path: Path) -> None:
-    """Move a tree out of the way (deleting many files here slows later creates)."""
+BIG_STORES = (".gitml/cache", ".dvc/cache")
+
+
+def trash(path: Path, big: bool = False) -> None:
+    """Move a tree out of the way (deleting many files here slows later creates). ``big``
+    (a big-file workload's repository): its stores and its files of 64 MiB or more are
+    deleted first, or the trash would fill the disk; a few thousand files cost little."""
+    if big and path.is_dir() and not path.is_symlink():
+        for store in BIG_STORES:
+            shutil.rmtree(path / store, ignore_errors=True)
+        for f in path.glob("*"):
+            if f.is_file() and not f.is_symlink() and f.stat().st_size >= 64 << 20:
+                f.unlink()
     if path.exists() or path.is_symlink():
         TRASH.mkdir(parents=True, exist_ok=True)
         path.rename(TRASH / f"{time.monotonic_ns()}-{path.name}")
@@ -114,6 +125,7 @@ class Bench:
         self.repeat = repeat
         self.with_dvc = with_dvc and Path(DVC).exists()
         self.rows: list[Row] = []
+        self.notes: list[str] = []  # lines printed after the table (byte counts ...)
         self.home = WORK / "home"
         self.env = git_env(self.home)
 
@@ -133,6 +145,11 @@ class Bench:
         self.rows.extend(rows.values())
         return rows
 
+    def note(self, line: str) -> None:
+        """A line for the report, after the timings (figures that are not times)."""
+        self.notes.append(line)
+        print(line, file=sys.stderr, flush=True)
+
     def report(self) -> str:
         lines = ["| workload | tool | median s | min-max s | cpu s | peak MiB | ratio | target |",
                  "|---|---|---|---|---|---|---|---|"]
@@ -149,4 +166,4 @@ class Bench:
                 target = r.target if r is rows[0] else ""
                 lines.append(f"| {name} | {r.tool} | {r.median:.3f} | {min(ws):.3f}-{max(ws):.3f}"
                              f" | {cpu:.2f} | {rss:.0f} | {ratio} | {target} |")
-        return "\n".join(lines)
+        return "\n".join(lines + ([""] + self.notes if self.notes else []))
