@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -113,6 +113,17 @@ def loads(data: bytes, source: str) -> Manifest:
                                             and isinstance(r[1], str)
                                             and _OIDS.fullmatch(r[1] + "\n"))), rows[0])
         raise FormatError(source, f"malformed manifest entry {bad!r}")
+    fileset, dirs = check_paths(paths, source)
+    busy = set(empty) & (dirs | fileset)
+    if busy:
+        raise FormatError(source, f"{sorted(busy)[0]!r} is listed as an empty folder but is not")
+    return Manifest(map(Entry._make, rows), empty)
+
+
+def check_paths(paths: Sequence[str], source: str) -> tuple[set[str], set[str]]:
+    """The rules for the file paths of a manifest (whole-list operations): each passes the
+    path validator, none is a pointer file, none twice, none both a file and a directory.
+    Returns (the paths, the folders above them)."""
     check_many(paths, source=source)
     if ".gitml\x00" in "\x00".join(paths) + "\x00":  # add never stores a pointer in a dir
         bad = next(p for p in paths if p.endswith(".gitml"))
@@ -128,10 +139,7 @@ def loads(data: bytes, source: str) -> Manifest:
     clash = fileset & dirs
     if clash:
         raise FormatError(source, f"{sorted(clash)[0]!r} is both a file and a directory")
-    busy = set(empty) & (dirs | fileset)
-    if busy:
-        raise FormatError(source, f"{sorted(busy)[0]!r} is listed as an empty folder but is not")
-    return Manifest(map(Entry._make, rows), empty)
+    return fileset, dirs
 
 
 def _empty_folders(header: dict[str, object], source: str) -> tuple[str, ...]:

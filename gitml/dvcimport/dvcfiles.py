@@ -32,6 +32,7 @@ MAX_YAML = 64 << 20  # a .dvc file, dvc.yaml or dvc.lock larger than this is ref
 MAX_DIR = 512 << 20  # a .dir manifest (about 6 million files)
 MAX_CONFIG = 1 << 20
 _MD5 = re.compile(r"[0-9a-f]{32}")
+_MD5S = re.compile(r"(?:[0-9a-f]{32}\n)*")
 # keys of a .dvc out / lock entry that carry no meaning for gitml (or that we read)
 _OUT_KEYS = {"path", "md5", "hash", "size", "nfiles", "isexec", "cache", "persist", "desc",
              "type", "labels", "meta", "remote", "push", "files", "cloud", "etag",
@@ -246,7 +247,10 @@ def parse_lock(data: bytes, source: str) -> dict[str, LockStage]:
 
 # -- .dir manifests ------------------------------------------------------------------------
 def parse_dir(data: bytes, source: str) -> list[tuple[str, str, bool]]:
-    """(relpath, md5, isexec) of each file of a ``.dir`` manifest, paths checked."""
+    """(relpath, md5, isexec) of each file of a ``.dir`` manifest, its paths held to the
+    rules of a gitml manifest (whole-list checks: 100,000 entries are common)."""
+    from gitml.manifest import check_paths
+
     if len(data) > MAX_DIR:
         raise FormatError(source, f"larger than {MAX_DIR >> 20} MiB; not read")
     try:
@@ -255,20 +259,21 @@ def parse_dir(data: bytes, source: str) -> list[tuple[str, str, bool]]:
         raise FormatError(source, f"not a DVC directory manifest: {e}") from None
     if not isinstance(raw, list):
         raise FormatError(source, "not a DVC directory manifest (expected a list)")
-    out: list[tuple[str, str, bool]] = []
-    seen: set[str] = set()
-    md5_ok = _MD5.fullmatch
-    for item in raw:
-        if not isinstance(item, dict):
-            raise FormatError(source, f"malformed entry {item!r}")
-        rel, md5 = item.get("relpath"), item.get("md5")
-        if not isinstance(rel, str) or not isinstance(md5, str) or not md5_ok(md5):
-            raise FormatError(source, f"malformed entry {item!r}")
-        check_relpath(rel, source=source)
-        if rel in seen:
-            raise FormatError(source, f"duplicate path {rel!r}")
-        seen.add(rel)
-        out.append((rel, md5, item.get("isexec") is True))
+    try:
+        out = [(item["relpath"], item["md5"], item.get("isexec") is True) for item in raw]
+    except (TypeError, KeyError, AttributeError):
+        bad = next(i for i in raw if not isinstance(i, dict) or "relpath" not in i
+                   or "md5" not in i)
+        raise FormatError(source, f"malformed entry {bad!r}") from None
+    if not out:
+        return out
+    paths, md5s, _ = zip(*out, strict=True)
+    if (set(map(type, paths)) != {str} or set(map(type, md5s)) != {str}
+            or not _MD5S.fullmatch("\n".join(md5s) + "\n")):
+        bad = next(i for i in raw if not isinstance(i["relpath"], str)
+                   or not isinstance(i["md5"], str) or not _MD5.fullmatch(i["md5"]))
+        raise FormatError(source, f"malformed entry {bad!r}")
+    check_paths(paths, source)
     return out
 
 

@@ -26,8 +26,14 @@ from gitml.dvcimport.dvcfiles import (
     parse_lock,
     read_limited,
 )
-from gitml.errors import BadInputError, FormatError, GitmlError, WorkspaceConflictError
-from gitml.fsutil import atomic_write
+from gitml.errors import (
+    BadInputError,
+    FormatError,
+    GitmlError,
+    UnsafePathError,
+    WorkspaceConflictError,
+)
+from gitml.fsutil import SafeDirs, atomic_write
 from gitml.pointer import Pointer
 from gitml.progress import Progress
 
@@ -275,6 +281,7 @@ def _write(repo: Repo, p: _Parsed, maps: _Maps, project: bytes | None,
     entries, skips = lock.convert(p.pairs, resolve)
     p.skips.extend(skips)
     ptrs: dict[str, Pointer] = {}
+    source: dict[str, str] = {}  # data path -> the DVC file it comes from
     for f in p.files:
         for o in f.outs:
             if o.hash is None or not o.cache:
@@ -287,6 +294,7 @@ def _write(repo: Repo, p: _Parsed, maps: _Maps, project: bytes | None,
                 p.bad_files.add(f.rel)
                 continue
             ptrs[o.path] = ptr
+            source[o.path] = f.rel
     for name, entry in entries.items():
         st = p.pipe.stages[name]
         for o in st.outs:
@@ -295,9 +303,17 @@ def _write(repo: Repo, p: _Parsed, maps: _Maps, project: bytes | None,
                 kind = "dir" if info.files is not None else "file"
                 ptrs[o.path] = Pointer(os.path.basename(o.path), kind, info.oid, info.size,
                                        info.files)
+                source[o.path] = p.conv.origin.get(st.group or st.name, ("dvc.yaml",))[0]
     _refuse_pointer_clobber(repo, ptrs)
+    safe = SafeDirs(repo.root)  # paths from DVC's files: never written through a link
     for rel in sorted(ptrs):
         prel = rel + pointer.SUFFIX
+        try:
+            safe.make(os.path.dirname(repo.abspath(prel)))
+        except (UnsafePathError, WorkspaceConflictError) as e:
+            p.skips.append(Skip(f"{source[rel]}: {rel}", f"{e}; not converted"))
+            p.bad_files.add(source[rel])
+            continue
         atomic_write(repo.abspath(prel), pointer.dumps(ptrs[rel]).encode())
         result.pointers.append(prel)
         gi = tracked.ignore(repo.root, rel)

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 from gitml import forkpool
 from gitml.dvcimport import lock, objects
 from gitml.dvcimport.dvcfiles import DvcHash, Skip
-from gitml.errors import GitmlError
+from gitml.errors import FormatError, GitmlError
 from gitml.fsutil import scan_stats
 from gitml.hashing import hash_file
+from gitml.manifest import check_paths
 from gitml.progress import Progress
 from gitml.statcache import stat_digest
 
@@ -107,7 +108,10 @@ def _from_workspace(repo: Repo, wanted: dict[str, tuple[DvcHash, str]],
             continue
         entries = dir_entries.get(name)
         if entries is None and lock.dir_md5(repo.abspath(rel), h.legacy) == h.md5:
-            entries = dir_entries[name] = _ws_entries(repo.abspath(rel))
+            try:
+                entries = dir_entries[name] = _ws_entries(repo.abspath(rel))
+            except FormatError as e:  # a name no manifest may hold
+                out.skips.append(Skip(rel, e.problem))
         todo += [(f"{rel}/{frel}", md5, h.legacy) for frel, md5, _ in entries or ()
                  if md5 not in out.files]
     n = 0
@@ -127,8 +131,10 @@ def _from_workspace(repo: Repo, wanted: dict[str, tuple[DvcHash, str]],
 def _ws_entries(full: str) -> Entries:
     import hashlib
 
+    paths = sorted(scan_stats(full))
+    check_paths(paths, full)
     rows = []
-    for rel in sorted(scan_stats(full)):
+    for rel in paths:
         with open(os.path.join(full, rel), "rb") as f:
             rows.append((rel, hashlib.file_digest(f, "md5").hexdigest(), False))
     return rows

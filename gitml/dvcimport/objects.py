@@ -278,7 +278,6 @@ def convert_dir(store: Store, entries: list[tuple[str, str, bool]],
         total += hit[1]
     if missing:
         return missing
-    moid, data = manifest.oid_of(rows)
-    manifest.loads(data, source)  # the checks every reader makes (a file named like a folder)
+    moid, data = manifest.oid_of(rows)  # paths were held to a manifest's rules (parse_dir)
     store.put_bytes(data)
     return moid, total, len(rows)

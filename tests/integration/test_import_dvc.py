@@ -345,6 +345,16 @@ def test_paths_naming_git_or_gitml_are_refused(project: Path, cli) -> None:
     assert (project / "data/raw.csv.gitml").exists()
 
 
+def test_no_pointer_is_written_through_a_symbolic_link(project: Path, cli) -> None:
+    (project / "models").rename(project.parent / "elsewhere")
+    (project / "models").symlink_to("../elsewhere")
+    r = cli("import-dvc")
+    assert any(line.strip().startswith("dvc.yaml: models/model.txt:") and "symbolic link"
+               in line for line in r.out.splitlines()), r.out
+    assert not list((project.parent / "elsewhere").glob("*.gitml"))
+    assert (project / "dvc.yaml").exists() and (project / "data/raw.csv.gitml").exists()
+
+
 def test_a_stage_without_deps_is_named(project: Path, cli) -> None:
     text = (project / "dvc.yaml").read_text()
     (project / "dvc.yaml").write_text(text.replace("    deps:\n      - data/raw.csv\n", ""))
