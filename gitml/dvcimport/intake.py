@@ -78,7 +78,7 @@ def take(repo: Repo, cache: objects.DvcCache, every: dict[str, DvcHash],
         rel = wanted[name][1] if name in wanted else None
         execs = ws.execs(rel) if rel is not None else set()
         made = objects.convert_dir(repo.store, entries, out.files, execs.__contains__,
-                                   f"DVC directory {name}")
+                                   ws.empty(rel) if rel is not None else [])
         if isinstance(made, list):
             if rel is not None:
                 out.problems.append(Skip(rel, f"{len(made)} of its files are in neither "
@@ -131,7 +131,7 @@ def _from_workspace(repo: Repo, wanted: dict[str, tuple[DvcHash, str]],
 def _ws_entries(full: str) -> Entries:
     import hashlib
 
-    paths = sorted(scan_stats(full))
+    paths = sorted(p for p in scan_stats(full) if not p.endswith("/"))  # files: DVC's view
     check_paths(paths, full)
     rows = []
     for rel in paths:
@@ -153,6 +153,11 @@ class Workspace:
     base: dict[str, str] = field(default_factory=dict)  # dir -> its absolute path
     clean: set[str] = field(default_factory=set)  # tracked paths that match exactly
     modified: list[str] = field(default_factory=list)  # missing, or differ
+
+    def empty(self, rel: str) -> list[str]:
+        """The empty folders of directory ``rel``: DVC ignores them, gitml keeps them (so
+        its status, like DVC's, calls the directory unchanged)."""
+        return [k[:-1] for k in self.walks.get(rel, {}) if k[-1] == "/"]
 
     def execs(self, rel: str) -> set[str]:
         """The executable files of directory ``rel`` (DVC does not record the bit)."""
@@ -200,7 +205,8 @@ def check_workspace(repo: Repo, wanted: dict[str, tuple[DvcHash, str]],
             continue
         walk = ws.walks[rel] = scan_stats(full)
         ws.base[rel] = full
-        want_n[rel] = len(entries) if len(walk) == len(entries) else -1
+        files_n = sum(1 for k in walk if k[-1] != "/")  # "folder/": an empty folder
+        want_n[rel] = len(entries) if files_n == len(entries) else -1
         for frel, md5, _ in entries:
             hit, st = files.get(md5), walk.get(frel)
             if hit is not None and st is not None:

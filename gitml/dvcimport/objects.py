@@ -261,10 +261,11 @@ def read_dir(path: str, md5: str, legacy: bool) -> list[tuple[str, str, bool]]:
 
 def convert_dir(store: Store, entries: list[tuple[str, str, bool]],
                 files: dict[str, tuple[str, int]], exec_of: Callable[[str], bool] | None,
-                source: str) -> tuple[str, int, int] | list[str]:
+                empty: list[str]) -> tuple[str, int, int] | list[str]:
     """The gitml manifest of a DVC directory: stored, and its (oid, size, files); or the
     list of MD5s of files it names that are not in ``files`` (nothing stored then).
-    ``exec_of(relpath)`` gives the executable bit (DVC does not record it)."""
+    ``exec_of(relpath)`` gives the executable bit, ``empty`` the empty folders (DVC
+    records neither)."""
     rows: list[Entry] = []
     missing: list[str] = []
     total = 0
@@ -278,6 +279,6 @@ def convert_dir(store: Store, entries: list[tuple[str, str, bool]],
         total += hit[1]
     if missing:
         return missing
-    moid, data = manifest.oid_of(rows)  # paths were held to a manifest's rules (parse_dir)
+    moid, data = manifest.oid_of(rows, empty)  # paths held to a manifest's rules (parse_dir)
     store.put_bytes(data)
     return moid, total, len(rows)

@@ -135,6 +135,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.chmod(repo / "data/images/sub/label.sh", 0o755)
     write(repo / "data/images/sub/notes.txt", "CRLF line\r\nsecond\r\n")
     dvc(repo, "add", "-q", "data/raw.csv", "data/images")
+    (repo / "data/images/kept-empty").mkdir()  # DVC ignores empty folders; so must status
     for name, text in SCRIPTS.items():
         write(repo / name, text)
     write(repo / "dvc.yaml", DVC_YAML)
