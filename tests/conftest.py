@@ -104,3 +104,20 @@ def corrupt(path: str | Path, data: bytes) -> None:
     os.chmod(path, 0o644)
     Path(path).write_bytes(data)
     os.chmod(path, 0o444)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Clear the immutable flag that symlinked objects get as root, so that pytest can
+    delete this run's temp directories (it leaves undeletable ``garbage-*`` otherwise)."""
+    from gitml.fsflags import is_immutable, set_immutable
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = getattr(factory, "_basetemp", None)
+    if base is None or os.geteuid() != 0:
+        return
+    for top, _dirs, files in os.walk(base):
+        if os.sep + "objects" in top:
+            for name in files:
+                path = os.path.join(top, name)
+                if is_immutable(path):
+                    set_immutable(path, False)
