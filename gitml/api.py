@@ -49,6 +49,8 @@ _EXPORTS = {
     "exp_remove": "gitml.experiments.api:remove",
     "exp_push": "gitml.experiments.api:push",
     "exp_pull": "gitml.experiments.api:pull",
+    "exp_status": "gitml.experiments.api:status",
+    "exp_wait": "gitml.experiments.api:wait",
     "repro": "gitml.pipeline.reproduce:repro",
     "pipeline_status": "gitml.pipeline.staleness:status",
     "demo": "gitml.demo:demo",

@@ -61,6 +61,16 @@ def _bool(v: Any) -> bool:
     raise ConfigError(f"expected true or false, not {v!r}")
 
 
+def _count(v: Any) -> int:
+    try:
+        n = int(v)
+    except (TypeError, ValueError):
+        raise ConfigError(f"expected a whole number, not {v!r}") from None
+    if n < 0:
+        raise ConfigError(f"expected a number >= 0, not {v!r}")
+    return n
+
+
 # key pattern -> validator. Other parts of gitml register their keys with :func:`register`.
 KEYS: dict[str, Callable[[Any], Any]] = {
     r"core\.link": _link,
@@ -69,6 +79,9 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     r"core\.lock_timeout": _number,
     r"core\.remote": _text,
     r"core\.chunk_threshold": lambda v: _chunks().parse_threshold(v),
+    r"exp\.remote": _text,
+    r"exp\.ray\.address": _text,
+    r"exp\.ray\.max_retries": _count,
 }
 
 
@@ -113,6 +126,10 @@ def default(key: str) -> tuple[Any, str] | None:
         return 60, "seconds"
     if key == "core.chunk_threshold":
         return "64MiB", "files this big or bigger are stored as content-defined chunks; 0: off"
+    if key == "exp.remote":
+        return "origin", "the Git remote that experiments run elsewhere go through"
+    if key == "exp.ray.max_retries":
+        return 3, "times Ray runs a task again when its worker dies"
     if key == "hooks.max_file_size":
         from gitml.hooks.precommit import DEFAULT_MAX_FILE_SIZE
 

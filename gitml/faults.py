@@ -2,8 +2,8 @@
 
 Set ``GITML_FAULT=<point>:<action>[@N]`` (several separated by ``,``) where action is
 ``kill`` (SIGKILL this process), ``raise`` (KeyboardInterrupt, as Ctrl-C would),
-``enospc`` (OSError ENOSPC, as a full disk would), or ``wait=<file>`` (create
-``<file>.reached`` and wait until ``<file>`` exists), taken the N-th time (default 1st)
+``enospc`` (OSError ENOSPC, as a full disk would), or ``wait=<file>`` (write this process's
+id into ``<file>.reached`` and wait until ``<file>`` exists), taken the N-th time (default 1st)
 the point is reached. Read when gitml starts; unset, a point costs one test.
 """
 
@@ -37,8 +37,8 @@ def point(name: str) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         elif action.startswith("wait="):
             gate = action[len("wait="):]
-            with open(gate + ".reached", "w"):
-                pass
+            with open(gate + ".reached", "w") as f:
+                f.write(str(os.getpid()))
             deadline = time.monotonic() + 120
             while not os.path.exists(gate) and time.monotonic() < deadline:
                 time.sleep(0.01)

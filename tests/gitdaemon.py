@@ -15,8 +15,9 @@ from pathlib import Path
 
 
 class GitDaemon:
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, push: bool = False) -> None:
         self.base = base
+        self.push = push  # also serve git push (receive-pack)
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -33,6 +34,7 @@ class GitDaemon:
             s.close()
             self.proc = subprocess.Popen(
                 ["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
+                 *(["--enable=receive-pack"] if self.push else []),
                  f"--port={self.port}", f"--base-path={self.base}", str(self.base)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True)

@@ -75,6 +75,12 @@ def _report(r: ExpResult, quiet: bool, single: bool) -> None:
         return
     if r.log:
         click.echo(r.log.rstrip("\n"), err=True)
+    if r.events:  # a run elsewhere: its stages' failures, as a local run prints them
+        from gitml.pipeline.reproduce import Event
+
+        show = _printer(True)
+        for ev in r.events:
+            show(Event(ev["kind"], ev["stage"], detail=ev.get("detail", "")))
     kept = f"kept as branch {r.name}, marked failed" if r.commit else "no branch made"
     if r.failed_outputs and r.commit:
         kept += f"; {', '.join(r.failed_outputs)} written by the failed stage, marked so"
@@ -113,12 +119,22 @@ def _finish(results: list[ExpResult]) -> None:
               help="Fetch missing inputs and stored outputs from the default remote first.")
 @click.option("--allow-empty", is_flag=True,
               help="Record the run even when no stage ran (its metrics are then not its own).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
+              help="Where the runs happen: here, or one Ray task each on a cluster.")
+@click.option("--address", metavar="HOST:PORT",
+              help="The Ray cluster (default: config exp.ray.address, else RAY_ADDRESS).")
+@click.option("--resources", metavar="cpu=N,gpu=N,...",
+              help="What each run asks the cluster for (default: the most any stage's "
+                   "'resources:' asks, else cpu=1).")
+@click.option("--detach", is_flag=True,
+              help="Submit and return; follow with 'gitml exp status' or 'gitml exp wait'.")
 @click.option("--run-queued", metavar="NAME", hidden=True)
 @report_options
 def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, add: bool,
             to_queue: bool, run_all: bool, jobs: int, force: bool, no_run_cache: bool,
-            keep_failed: bool, pull: bool, allow_empty: bool, run_queued: str | None,
-            as_json: bool, quiet: bool, verbose: bool) -> None:
+            keep_failed: bool, pull: bool, allow_empty: bool, executor: str,
+            address: str | None, resources: str | None, detach: bool,
+            run_queued: str | None, as_json: bool, quiet: bool, verbose: bool) -> None:
     """Run the pipeline with changed params on a new branch.
 
     The run happens in its own worktree under .gitml/worktrees/: your workspace, index
@@ -129,11 +145,21 @@ def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, a
     gitml exp run -n exp-3 -S train.lr=0.01
     gitml exp run -S train.lr=0.1,0.01 -S train.depth=3,5 --queue
     gitml exp run --run-all --jobs 2
+    gitml exp run --run-all --executor ray --address head:6379 --resources cpu=2
     """
     from gitml.experiments import api, queuing
+    from gitml.experiments.executors.base import parse_resources
 
     if run_all and (set_ or to_queue or name or targets):
         raise click.UsageError("--run-all runs the queue as it is; queue first, then run")
+    if executor == "local" and (address or resources or detach):
+        given = "--address" if address else "--resources" if resources else "--detach"
+        raise click.UsageError(f"{given} goes with --executor ray")
+    if to_queue and executor != "local":
+        raise click.UsageError("--queue only queues; submit the queue with --run-all "
+                               "--executor ray")
+    remote_opts = {"address": address, "resources": parse_resources(resources)} \
+        if executor != "local" else {}
     say = (lambda m: None) if (quiet or as_json) else (lambda m: click.echo(m, err=as_json))
     on_event = None if (quiet or as_json) else _printer(False)
     stream_fd = 2 if as_json else None
@@ -152,15 +178,27 @@ def run_cmd(targets: tuple[str, ...], set_: tuple[str, ...], name: str | None, a
             results = [queuing.run_one_queued(repo, run_queued, stream=not quiet,
                                             stream_fd=stream_fd, on_event=on_event, say=say)]
         elif run_all:
-            results = api.run_all(jobs=jobs, stream=not quiet, stream_fd=stream_fd,
-                                  on_event=on_event, say=say, repo=repo)
-            if not results and not as_json and not quiet:
+            if executor != "local" and not queuing.entries(repo):
+                results = []
+            else:
+                results = api.run_all(jobs=jobs, stream=not quiet, stream_fd=stream_fd,
+                                      on_event=on_event, say=say, executor=executor,
+                                      detach=detach, repo=repo, **remote_opts)
+            if not results and not detach and not as_json and not quiet:
                 click.echo("The queue is empty. Queue runs with: gitml exp run -S ... --queue")
         else:
             results = api.run(set=set_, name=name, add=add, targets=list(targets), force=force,
                               run_cache=not no_run_cache, keep_failed=keep_failed, jobs=jobs,
                               pull=pull, allow_empty=allow_empty, stream=not quiet,
-                              stream_fd=stream_fd, on_event=on_event, say=say, repo=repo)
+                              stream_fd=stream_fd, on_event=on_event, say=say,
+                              executor=executor, detach=detach, repo=repo, **remote_opts)
+    if detach:
+        if as_json:
+            emit_json({"submitted": True})
+        elif not quiet:
+            click.echo("Follow them with: gitml exp status --executor ray; bring them home "
+                       "with: gitml exp wait")
+        return
     if as_json:
         emit_json([r.to_dict() for r in results])
     else:
@@ -465,3 +503,8 @@ from gitml.cli.exp_share import pull_cmd, push_cmd  # noqa: E402 - registered on
 
 exp.add_command(push_cmd, "push")
 exp.add_command(pull_cmd, "pull")
+
+from gitml.cli.exp_status import status_cmd, wait_cmd  # noqa: E402 - registered on the group
+
+exp.add_command(status_cmd, "status")
+exp.add_command(wait_cmd, "wait")

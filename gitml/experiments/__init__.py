@@ -16,7 +16,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = ("run", "queue", "run_all", "show", "diff", "best", "apply", "remove", "clean",
-            "push", "pull")
+            "push", "pull", "status", "wait")
 __all__ = list(_EXPORTS)
 
 

@@ -4,6 +4,7 @@
     exp.run(set=["train.lr=0.01"], name="exp-3")          # [ExpResult]
     exp.queue(set=["train.lr=0.1,0.01", "train.depth=3,5"])  # 4 queued names
     exp.run_all(jobs=2)                                    # [ExpResult]
+    exp.run_all(executor="ray", address="head:6379")       # on a Ray cluster
     exp.show()                                             # Table (rows, columns)
     exp.best("val.acc", maximize=True)                     # "exp-3"
     exp.apply("exp-3"); exp.remove(["exp-3"])
@@ -39,14 +40,25 @@ def run(*, set: list[str] | tuple[str, ...] = (), name: str | None = None, add: 
         keep_failed: bool = False, jobs: int = 1, pull: bool = False,
         allow_empty: bool = False, stream: bool = True,
         stream_fd: int | None = None, on_event: Callable[[Event], None] | None = None,
-        say: Say | None = None, repo: Repo | None = None) -> list[ExpResult]:
+        say: Say | None = None, executor: str = "local", detach: bool = False,
+        repo: Repo | None = None, **executor_options: Any) -> list[ExpResult]:
     """Run experiments now: one, or one per combination of the sweeps in ``set``.
     ``pull``: fetch missing inputs and outputs from the default remote first.
-    ``stream``: stage output to the terminal (``stream_fd``, default stdout)."""
+    ``stream``: stage output to the terminal (``stream_fd``, default stdout).
+    ``executor``: where (``local``, ``ray`` with ``address=``, ``resources=``): runs that go
+    elsewhere are queued first, then submitted; ``detach``: return once submitted."""
     repo = repo or Repo()
     say = say or run_mod._quiet
     runs = overrides.grid(list(set), add=add)
     opts = _options(targets, force, run_cache, keep_failed, stream_fd, pull, allow_empty)
+    if executor != "local":
+        from gitml.experiments import executors
+
+        ex = executors.load(executor, repo=repo, **executor_options)  # checked before queuing
+        names = queue_mod.add(repo, runs, name=name, options=opts)
+        return queue_mod.run_all(repo, names=names, say=say, executor=ex, detach=detach)
+    if detach:
+        raise BadInputError("--detach needs an executor that runs elsewhere (--executor ray)")
     if len(runs) == 1:
         return [run_mod.run_one(repo, runs[0], name=name, options=opts, stream=stream,
                                 on_event=on_event, say=say)]
@@ -70,10 +82,33 @@ def queue(*, set: list[str] | tuple[str, ...] = (), name: str | None = None,
 
 def run_all(*, jobs: int = 1, stream: bool = True, stream_fd: int | None = None,
             on_event: Callable[[Event], None] | None = None, say: Say | None = None,
-            repo: Repo | None = None) -> list[ExpResult]:
-    """Run every queued experiment, ``jobs`` at a time."""
+            executor: str = "local", detach: bool = False, repo: Repo | None = None,
+            **executor_options: Any) -> list[ExpResult]:
+    """Run every queued experiment: here ``jobs`` at a time, or on another ``executor``
+    (``ray``: ``address=``, ``resources={"cpu": 2}``, ``max_retries=``, ``data_remote=``);
+    ``detach``: return once submitted (see :func:`status`, :func:`wait`)."""
     return queue_mod.run_all(repo or Repo(), jobs=jobs, stream=stream, stream_fd=stream_fd,
-                             on_event=on_event, say=say or run_mod._quiet)
+                             on_event=on_event, say=say or run_mod._quiet, executor=executor,
+                             detach=detach, **executor_options)
+
+
+def status(*, executor: str = "local", address: str | None = None,
+           repo: Repo | None = None) -> list[dict[str, Any]]:
+    """What this clone's experiments are doing: queued and running here (``local``), or the
+    runs it submitted to a Ray cluster (``ray``), one dict each (name, state, where,
+    seconds, attempt, submission)."""
+    from gitml.experiments import monitor
+
+    return monitor.status(repo or Repo(), executor, address)
+
+
+def wait(*, address: str | None = None, say: Say | None = None,
+         repo: Repo | None = None) -> list[ExpResult]:
+    """Follow this clone's submissions to a Ray cluster until they finish; bring their
+    branches home; their results."""
+    from gitml.experiments import monitor
+
+    return monitor.wait(repo or Repo(), address, say or run_mod._quiet)
 
 
 def show(*, names: list[str] | None = None, remote: str | None = None,

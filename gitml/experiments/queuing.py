@@ -7,21 +7,15 @@ survives anything that Git survives, and two ``--run-all`` processes share it sa
 each run is claimed by reserving its worktree (a lock), and dropped from the queue in
 the same ref transaction that creates its branch.
 
-With ``jobs`` > 1 each run is its own ``gitml exp run --run-queued NAME`` process: a
-Ctrl-C reaches every one of them, each cleans its own worktree up, and their output is
-shown line by line with the experiment's name in front.
+Where the runs happen is an executor's business (:mod:`gitml.experiments.executors`):
+in this process one after another, ``jobs`` processes at a time, or on a Ray cluster.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gitml import gitio
 from gitml.errors import BadInputError
@@ -43,6 +37,7 @@ from gitml.experiments.worktrees import Worktree, recover
 from gitml.repo import Repo
 
 if TYPE_CHECKING:
+    from gitml.experiments.executors.base import Executor
     from gitml.pipeline.reproduce import Event
 
 
@@ -101,8 +96,9 @@ def remove(repo: Repo, names: list[str]) -> list[str]:
 def run_one_queued(repo: Repo, name: str, *, stream: bool = True,
                    stream_fd: int | None = None,
                    on_event: Callable[[Event], None] | None = None,
-                   say: Say = _quiet) -> ExpResult:
-    """Run the queued entry ``name`` (skipped when another process is running it)."""
+                   say: Say = _quiet, remote_runs: str | None = None) -> ExpResult:
+    """Run the queued entry ``name`` (skipped when another process is running it).
+    ``remote_runs``: look for run-cache entries on that data remote too."""
     q = next((q for q in entries(repo) if q.name == name), None)
     if q is None:
         raise BadInputError(f"{name!r} is not queued")
@@ -120,7 +116,7 @@ def run_one_queued(repo: Repo, name: str, *, stream: bool = True,
     base_label = str(q.spec.get("base") or q.base[:7])
     base = Base(q.base, "", base_label)
     options = Options.from_dict(q.spec)
-    options.stream_fd = stream_fd
+    options.stream_fd, options.remote_runs = stream_fd, remote_runs
     return execute(repo, wt, q.commit, base, overrides, options, queued=q.commit,
                    stream=stream, on_event=on_event, say=say)
 
@@ -128,66 +124,27 @@ def run_one_queued(repo: Repo, name: str, *, stream: bool = True,
 def run_all(repo: Repo, *, names: list[str] | None = None, jobs: int = 1,
             stream: bool = True, stream_fd: int | None = None,
             on_event: Callable[[Event], None] | None = None,
-            say: Say = _quiet) -> list[ExpResult]:
-    """Run queued entries (``names``, or all) in queue order, ``jobs`` at a time. A failed
-    run does not stop the others."""
+            say: Say = _quiet, executor: str | Executor = "local", detach: bool = False,
+            **executor_options: Any) -> list[ExpResult]:
+    """Run queued entries (``names``, or all) in queue order: here, ``jobs`` at a time, or
+    on another ``executor`` (``ray``: ``executor_options`` such as ``address``,
+    ``resources``). A failed run does not stop the others. ``detach``: submit and return
+    (executors that run elsewhere)."""
+    from gitml.experiments import executors
+    from gitml.experiments.executors.base import drive
+
     recover(repo)
     check_identity(repo)
-    todo = [q.name for q in entries(repo) if names is None or q.name in names]
-    if jobs <= 1 or len(todo) <= 1:
-        return [run_one_queued(repo, n, stream=stream, stream_fd=stream_fd, on_event=on_event,
-                               say=say) for n in todo]
-    return _parallel(repo, todo, jobs, say)
-
-
-def _parallel(repo: Repo, todo: list[str], jobs: int, say: Say) -> list[ExpResult]:
-    lock = threading.Lock()
-    codes: dict[str, int] = {}
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    env = dict(os.environ, GITML_NO_PROGRESS="1")
-
-    def pump(n: str, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdout is not None
-        for line in iter(proc.stdout.readline, b""):
-            with lock:
-                say(f"[{n}] {line.decode(errors='replace').rstrip()}")
-        proc.stdout.close()
-
-    pending = list(todo)
-    threads: dict[str, threading.Thread] = {}
-    try:
-        while pending or procs:
-            while pending and len(procs) < jobs:
-                n = pending.pop(0)
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "gitml", "exp", "run", "--run-queued", n],
-                    cwd=repo.root, env=env, stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-                procs[n] = proc
-                threads[n] = threading.Thread(target=pump, args=(n, proc), daemon=True)
-                threads[n].start()
-            for n, proc in list(procs.items()):
-                if proc.poll() is not None:
-                    threads[n].join()
-                    codes[n] = proc.returncode
-                    del procs[n]
-            time.sleep(0.02)
-    except KeyboardInterrupt:
-        # the children got the same Ctrl-C; give them time to clean their worktrees up
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        raise
-    done = {e.name: e for e in refs.listing(repo).experiments}
-    out = []
-    for n in todo:
-        code, e = codes.get(n), done.get(n)
-        status = "done" if code == 0 else "failed"
-        if code == 0 and e is None:
-            status = "empty"  # no stage ran: it said so, and made no branch
-        out.append(ExpResult(n, status, e.base if e else "", [],
-                             commit=e.exp_commit if e else None,
-                             error="" if code == 0 else f"exited with code {code}"))
-    return out
+    todo = [q for q in entries(repo) if names is None or q.name in names]
+    if executor == "local":
+        if detach:
+            raise BadInputError("--detach needs an executor that runs elsewhere (--executor "
+                                "ray): local runs are children of this command")
+        if jobs <= 1 or len(todo) <= 1:
+            return [run_one_queued(repo, q.name, stream=stream, stream_fd=stream_fd,
+                                   on_event=on_event, say=say) for q in todo]
+    if not todo:
+        return []
+    ex = executors.load(executor, jobs=jobs, repo=repo, **executor_options) \
+        if isinstance(executor, str) else executor
+    return drive(ex, repo, todo, say, detach=detach)

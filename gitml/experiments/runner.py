@@ -48,6 +48,7 @@ class Options:
     stream_fd: int | None = None  # where stage output goes (None: stdout); not queued
     pull: bool = False  # fetch missing inputs and outputs from the default remote first
     allow_empty: bool = False  # commit a run in which no stage ran
+    remote_runs: str | None = None  # also look for run-cache entries there; not queued
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"targets": self.targets, "force": self.force,
@@ -77,6 +78,7 @@ class ExpResult:
     seconds: float = 0.0
     log: str = ""
     failed_outputs: list[str] = field(default_factory=list)
+    events: list[dict[str, str]] = field(default_factory=list)  # a run elsewhere: failures
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "status": self.status, "base": self.base,
@@ -89,6 +91,8 @@ class ExpResult:
             d["log"] = self.log
         if self.failed_outputs:
             d["failed_outputs"] = self.failed_outputs
+        if self.events:
+            d["events"] = self.events
         return d
 
 
@@ -243,7 +247,8 @@ def _repro(wt_repo: Repo, options: Options, stream: bool,
     try:
         res = repro(wt_repo, options.targets or None, force=options.force,
                     run_cache=options.run_cache, pull=options.pull, stream=stream,
-                    stream_fd=options.stream_fd, on_event=on_event)
+                    stream_fd=options.stream_fd, on_event=on_event,
+                    remote_runs=options.remote_runs)
     except StageFailed as e:
         log = "".join(s.log or "" for s in e.result.stages if s.action == "failed")
         return _Ran(e.result.changed, str(e), log, bool(e.result.ran or e.result.restored),

@@ -140,7 +140,6 @@ def push(repo: Repo, remote: str, names: list[str] | None = None, *, all_: bool 
          jobs: int | None = None) -> ShareResult:
     """Send experiments' data and run-cache entries to the data remote, then their
     branches to the Git remote ``remote``."""
-    from gitml.remotes import runs, transfer
     from gitml.remotes.base import TransferIncomplete
 
     check_remote(repo, remote)
@@ -152,12 +151,10 @@ def push(repo: Repo, remote: str, names: list[str] | None = None, *, all_: bool 
         # data first: a teammate who sees the branch finds its data; an incomplete push
         # (objects missing or corrupt here) stops before any branch is sent
         try:
-            result.data = transfer.push(repo, revs=commits, remote=result.data_remote,
-                                        jobs=jobs)
+            result.data, result.runs = push_data(repo, commits, result.data_remote, jobs)
         except TransferIncomplete as e:
             raise TransferIncomplete(f"{e}; no branch was pushed to {remote}", e.result
                                      ) from None
-        result.runs = runs.push_runs(repo, lock_keys(repo, commits), result.data_remote, jobs)
     there = {ref[len(refs.HEADS):]: sha for sha, ref in gitio.ls_remote(
         repo.root, remote, [refs.HEADS + e.name for e in chosen])}
     todo = [e for e in chosen if there.get(e.name) != e.commit]
@@ -172,6 +169,17 @@ def push(repo: Repo, remote: str, names: list[str] | None = None, *, all_: bool 
         raise GitmlError(f"pushing to {remote} failed: {hint}") from None
     result.names = [e.name for e in todo]
     return result
+
+
+def push_data(repo: Repo, commits: list[str], data_remote: str, jobs: int | None = None
+              ) -> tuple[TransferResult, RunsResult]:
+    """The objects ``commits`` name, then the run-cache entries their ``gitml.lock`` records,
+    to ``data_remote`` (what it has already is not sent). Raises ``TransferIncomplete``
+    when some objects are missing or corrupt here."""
+    from gitml.remotes import runs, transfer
+
+    data = transfer.push(repo, revs=commits, remote=data_remote, jobs=jobs)
+    return data, runs.push_runs(repo, lock_keys(repo, commits), data_remote, jobs)
 
 
 def _choose_local(repo: Repo, names: list[str] | None, all_: bool) -> list[refs.Experiment]:

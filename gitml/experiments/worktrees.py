@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 
 from gitml import gitio, yamlio
 from gitml.fsutil import atomic_write
@@ -170,7 +171,15 @@ def running(repo: Repo) -> list[str]:
 
 def recover(repo: Repo) -> list[str]:
     """Remove worktrees left by processes that died; returns their directory names."""
-    base = base_dir(repo)
+    removed = recover_dirs(base_dir(repo), lambda full: _discard(repo, full))
+    if removed:
+        gitio.run(repo.root, "worktree", "prune", check=False)
+    return removed
+
+
+def recover_dirs(base: str, discard: Callable[[str], None] = _rmtree) -> list[str]:
+    """Remove the directories under ``base`` whose ``<dir>.lock`` nobody holds (left by a
+    process that died), and what a killed removal left; returns their names."""
     try:
         entries = sorted(os.listdir(base))
     except FileNotFoundError:
@@ -192,12 +201,10 @@ def recover(repo: Repo) -> list[str]:
         if not lock.acquire():
             continue  # alive
         try:
-            _discard(repo, full)
+            discard(full)
             removed.append(n)
         finally:
             lock.release()
-    if removed:
-        gitio.run(repo.root, "worktree", "prune", check=False)
     return sorted(set(removed))
 
 

@@ -121,7 +121,8 @@ def repro(repo: Repo, targets: list[str] | None = None, *, force: bool = False,
           single_item: bool = False, downstream: bool = False, force_downstream: bool = False,
           keep_going: bool = False, jobs: int = 1, dry: bool = False, run_cache: bool = True,
           pull: bool = False, stream: bool = True, stream_fd: int | None = None,
-          on_event: Callable[[Event], None] | None = None) -> ReproResult:
+          on_event: Callable[[Event], None] | None = None,
+          remote_runs: str | None = None) -> ReproResult:
     """Bring the pipeline (or ``targets`` and what they depend on) up to date.
 
     ``force`` runs every selected stage (frozen ones excepted); ``single_item`` runs
@@ -131,7 +132,9 @@ def repro(repo: Repo, targets: list[str] | None = None, *, force: bool = False,
     independent stages at once; ``dry`` only reports; ``run_cache=False`` always runs
     commands; ``pull`` first fetches the inputs and stored outputs from the default remote.
     ``stream`` sends stage output to the terminal (``stream_fd``, default stdout) instead
-    of capturing it in the result.
+    of capturing it in the result. ``remote_runs``: a stage that would run first looks for
+    its run-cache entry on that remote too (a worker with an empty store, gitml/experiments/
+    worker.py).
     Raises :class:`StageFailed` (exit 1) or :class:`ReproInterrupted` (exit 130).
     """
     from gitml.pipeline import preflight
@@ -146,6 +149,7 @@ def repro(repo: Repo, targets: list[str] | None = None, *, force: bool = False,
                      jobs=max(1, jobs), run_cache=run_cache, stream=stream,
                      stream_fd=stream_fd, on_event=on_event)
     runner.force_downstream = force_downstream
+    runner.remote_runs = remote_runs
     if dry:
         return runner.dry()
     with repo.lock():
@@ -228,6 +232,7 @@ class _Runner:
         self._checked_git = False
         self._reasons: dict[str, list[Reason]] = {}
         self.force_downstream = False
+        self.remote_runs: str | None = None
 
     # -- reporting ---------------------------------------------------------------------
     def _emit(self, kind: str, stage: Stage, reasons: list[Reason] | None = None,
@@ -283,7 +288,13 @@ class _Runner:
         if (not self.use_run_cache or self.force or stage.always_changed
                 or stage.is_callback or c.missing):
             return None
-        entry = self.cache.get(key(stage, c.deps, c.params))
+        k = key(stage, c.deps, c.params)
+        entry = self.cache.get(k)
+        if entry is None and self.remote_runs is not None:
+            from gitml.remotes.runs import fetch_runs
+
+            fetch_runs(self.repo, [k], self.remote_runs)  # the entry and its objects, if any
+            entry = self.cache.get(k)
         return self.cache.restorable(entry, stage) if entry else None
 
     # -- running -------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from gitml.pipeline.interp import InterpolationError, render
 SOURCE = "gitml.yaml"
 PARAMS_FILE = "params.yaml"
 STAGE_KEYS = ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen",
-              "always_changed", "desc", "meta")
+              "always_changed", "desc", "meta", "resources")
 # options each output section accepts; metrics also carry gitml metrics' judging settings
 # (docs/metrics.md), plots any drawing options the plots part reads
 OUT_OPTIONS = {"outs": {"cache", "persist", "desc"},
@@ -74,6 +74,7 @@ class Stage:
     always_changed: bool = False
     desc: str = ""
     group: str = ""  # the foreach/matrix definition a stage came from
+    resources: tuple[tuple[str, float], ...] = ()  # what a run on a cluster asks for
 
     @property
     def cmd_text(self) -> str:
@@ -106,6 +107,8 @@ class Stage:
                 d[k] = True
         if self.desc:
             d["desc"] = self.desc
+        if self.resources:
+            d["resources"] = dict(self.resources)
         return d
 
 
@@ -236,7 +239,45 @@ def _stage(name: str, body: dict[str, Any], ctx: dict[str, Any], group: str = ""
     _check_paths(name, deps, outs)
     return Stage(name, tuple(cmd), wdir, tuple(dict.fromkeys(deps)), params, tuple(outs),
                  bool(body.get("frozen", False)), bool(body.get("always_changed", False)),
-                 str(desc or ""), group)
+                 str(desc or ""), group, _resources(name, body.get("resources")))
+
+
+_RESOURCE = re.compile(r"^[A-Za-z_][\w.-]*$")
+_UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "kb": 1e3, "mb": 1e6, "gb": 1e9,
+          "tb": 1e12, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def resource_value(key: str, value: Any) -> float:
+    """The amount of a resource: a number >= 0; ``memory`` may carry a unit (``4GiB``).
+    Raises ValueError with the reason."""
+    if not _RESOURCE.match(key):
+        raise ValueError(f"{key!r} is not a resource name (cpu, gpu, memory or a custom one)")
+    if isinstance(value, bool):
+        raise ValueError(f"expected an amount, not {value!r}")
+    text = str(value).strip()
+    m = re.fullmatch(r"([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)", text)
+    unit = m.group(2).lower() if m else ""
+    if m is None or unit not in _UNITS or (unit and key != "memory"):
+        raise ValueError(f"expected an amount{' (memory: 4GiB, 512MiB)' * (key == 'memory')}"
+                         f", not {value!r}")
+    amount = float(m.group(1)) * _UNITS[unit]
+    if amount != amount or amount in (float("inf"),) or amount > 1e18:
+        raise ValueError(f"amount out of range: {value!r}")
+    return amount
+
+
+def _resources(name: str, value: Any) -> tuple[tuple[str, float], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise _err(name, "resources", "expected a mapping such as {cpu: 2, gpu: 1}")
+    out = []
+    for k, v in value.items():
+        try:
+            out.append((str(k), resource_value(str(k), v)))
+        except ValueError as e:
+            raise _err(name, f"resources.{k}", str(e)) from None
+    return tuple(sorted(out))
 
 
 def _list(name: str, key: str, body: dict[str, Any]) -> list[Any]:
