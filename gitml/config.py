@@ -29,14 +29,22 @@ def _link(v: str) -> str:
     return v
 
 
-def _positive_int(v: Any) -> int:
+def _whole(v: Any, least: int) -> int:
     try:
         n = int(v)
     except (TypeError, ValueError):
         raise ConfigError(f"expected a whole number, not {v!r}") from None
-    if n < 1:
-        raise ConfigError(f"expected a number >= 1, not {v!r}")
+    if n < least:
+        raise ConfigError(f"expected a number >= {least}, not {v!r}")
     return n
+
+
+def _positive_int(v: Any) -> int:
+    return _whole(v, 1)
+
+
+def _count(v: Any) -> int:
+    return _whole(v, 0)
 
 
 def _number(v: Any) -> float:
@@ -59,16 +67,6 @@ def _bool(v: Any) -> bool:
     if s in ("false", "no", "0", "off"):
         return False
     raise ConfigError(f"expected true or false, not {v!r}")
-
-
-def _count(v: Any) -> int:
-    try:
-        n = int(v)
-    except (TypeError, ValueError):
-        raise ConfigError(f"expected a whole number, not {v!r}") from None
-    if n < 0:
-        raise ConfigError(f"expected a number >= 0, not {v!r}")
-    return n
 
 
 # key pattern -> validator. Other parts of gitml register their keys with :func:`register`.
