@@ -18,11 +18,10 @@ import stat
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-import xxhash
-
-from gitml import chunks, directio, faults, forkpool
+from gitml import directio, faults, forkpool
 from gitml.chunks import ChunkList
-from gitml.errors import BadInputError, FormatError, IntegrityError, MissingObjectError
+from gitml.chunkstore import ChunkedObjects
+from gitml.errors import BadInputError, IntegrityError, MissingObjectError
 from gitml.fsflags import set_immutable
 from gitml.fsutil import TMP_PREFIX, FileLock, fsync_dir, syncfs, tmp_name, write_all
 from gitml.hashing import CHUNK, PREFIX, SMALL, copy_and_hash, hash_bytes, hash_file, is_oid
@@ -34,8 +33,9 @@ _RO = 0o444
 _FEW = 64  # up to this many new objects are fsynced one by one; more: one syncfs
 
 
-class Store:
-    """A directory of immutable objects named by their XXH3-128 hash."""
+class Store(ChunkedObjects):
+    """A directory of immutable objects named by their XXH3-128 hash; big files may be
+    held as chunks (:class:`gitml.chunkstore.ChunkedObjects`)."""
 
     def __init__(self, root: str, link: str = DEFAULT_LINK, lock_timeout: float = 60.0,
                  chunk_threshold: int = 0) -> None:
@@ -61,57 +61,9 @@ class Store:
         # String concatenation: this runs once or twice per file on 100,000-file adds.
         return f"{self.objects}/{oid[5:7]}/{oid[7:]}"
 
-    def record_path(self, oid: str) -> str:
-        """Where the record of a file held as chunks lives (docs/formats.md)."""
-        return f"{self.root}/chunked/{oid[5:7]}/{oid[7:]}"
-
     def has(self, oid: str) -> bool:
         """The store holds ``oid``: whole, or as chunks."""
         return os.path.exists(self.path(oid)) or os.path.exists(self.record_path(oid))
-
-    def chunk_list(self, oid: str) -> ChunkList | None:
-        """The chunk list of ``oid`` when the store holds it as chunks and not whole, else
-        None. A record or list that cannot be read raises (FormatError, IntegrityError,
-        MissingObjectError naming the list)."""
-        cl = self._lists.get(oid)
-        if cl is not None or os.path.exists(self.path(oid)):
-            return cl
-        rec = self.record_path(oid)
-        try:
-            with open(rec, "rb") as f:
-                data = f.read(64)
-        except FileNotFoundError:
-            return None
-        lid = chunks.parse_record(data, rec)
-        cl = chunks.loads(self.read_bytes(lid, what=f"the chunk list of {oid}"),
-                          f"chunk list {lid} of {oid}")
-        if cl.oid != oid:
-            raise FormatError(rec, f"names the chunk list of another file ({cl.oid})")
-        self._lists[oid] = cl
-        return cl
-
-    def list_id(self, oid: str) -> str | None:
-        """The id of the chunk list the record of ``oid`` names, or None (no record)."""
-        rec = self.record_path(oid)
-        try:
-            with open(rec, "rb") as f:
-                return chunks.parse_record(f.read(64), rec)
-        except FileNotFoundError:
-            return None
-
-    def iter_chunked(self) -> Iterator[str]:
-        """Every file id the store holds as chunks (it has a record of)."""
-        base = os.path.join(self.root, "chunked")
-        try:
-            tops = [e for e in os.scandir(base) if len(e.name) == 2 and e.is_dir()]
-        except FileNotFoundError:
-            return
-        for top in tops:
-            with os.scandir(top.path) as it:
-                for e in it:
-                    oid = PREFIX + top.name + e.name
-                    if is_oid(oid):
-                        yield oid
 
     def iter_oids(self) -> Iterator[str]:
         """Every object id in the store (unsorted)."""
@@ -188,14 +140,23 @@ class Store:
         oid = hash_bytes(data)
         if check and self.has(oid):
             return oid
-        self._put_new(oid, data)
+        self._write_new(oid, data)
         return oid
 
-    def _put_new(self, oid: str, data: bytes | memoryview) -> int:
-        """Write ``data`` (whose id is ``oid``) as an object; returns the bytes stored."""
-        # The temp file goes beside its final name: a rename within one directory does not
-        # take the file system's global lock for cross-directory renames.
-        tmp, fd = _create_beside(f"{self.objects}/{oid[5:7]}", oid[7:])
+    def _write_new(self, oid: str, data: bytes | memoryview, dst: str | None = None) -> int:
+        """Write ``data`` (whose id is ``oid``) as the object (or at ``dst``: a chunk
+        record), through a temp file beside it; returns the bytes stored (0 when an
+        immutable copy was there already)."""
+        # Beside its final name: a rename within one directory does not take the file
+        # system's global lock for cross-directory renames.
+        dst = dst or self.path(oid)
+        directory = dst.rpartition("/")[0]
+        tmp = tmp_name(directory, oid[7:])
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
+        except FileNotFoundError:
+            os.makedirs(directory, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
         try:
             try:
                 write_all(fd, data)
@@ -206,47 +167,10 @@ class Store:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        if self._publish(tmp, oid):
-            self.new_bytes += len(data)
-            return len(data)
-        return 0
-
-    def _put_chunk(self, oid: str, data: bytes) -> int:
-        if os.path.exists(self.path(oid)):
+        if not self._publish(tmp, oid, dst):
             return 0
-        return self._put_new(oid, data)
-
-    def put_chunked(self, src: str) -> tuple[str, int]:
-        """Store the file at ``src`` as chunks, a chunk list and its record (in that order,
-        the record only once the rest is durable). Returns (oid, size)."""
-        fd = os.open(src, os.O_RDONLY)
-        try:
-            oid, n, cut, _ = chunks.cut(fd, self._put_chunk)
-        finally:
-            os.close(fd)
-        if self.has(oid):
-            return oid, n
-        lid = self.put_bytes(chunks.dumps(oid, cut))
-        faults.point("store.chunks-written")
-        self.flush()  # chunks and list durable before the record names them
-        self.write_record(oid, lid)
-        return oid, n
-
-    def write_record(self, oid: str, lid: str) -> None:
-        """Record that ``oid`` is held as the chunk list ``lid`` (whose chunks are durable)."""
-        dst = self.record_path(oid)
-        tmp, fd = _create_beside(dst.rpartition("/")[0], oid[7:])
-        try:
-            write_all(fd, chunks.record_bytes(lid))
-        finally:
-            os.close(fd)
-        self._publish(tmp, oid, dst)
-
-    def remove_record(self, oid: str) -> None:
-        """Forget that ``oid`` is held as chunks (gc; its chunks go as garbage after)."""
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.record_path(oid))
-        self._lists.pop(oid, None)
+        self.new_bytes += len(data)
+        return len(data)
 
     def put_file(self, src: str, size: int | None = None) -> tuple[str, int]:
         """Store the bytes of the file at ``src``: one pass reads, hashes and copies; a
@@ -433,18 +357,6 @@ class Store:
         except FileNotFoundError:
             raise MissingObjectError(oid, what) from None
 
-    def chunk_bytes(self, cid: str, of: str) -> bytes:
-        """The stored bytes of chunk ``cid`` of file ``of``, unverified (callers hash)."""
-        try:
-            with open(self.path(cid), "rb", buffering=0) as f:
-                return f.read(chunks.MAX + 1)
-        except FileNotFoundError:
-            raise MissingObjectError(cid, f"a chunk of {of}") from None
-
-    def _reader(self, cl: ChunkList, what: str = "") -> chunks.ChunkedReader:
-        return chunks.ChunkedReader(cl, lambda cid, _: self.chunk_bytes(cid, what or cl.oid),
-                                    what or cl.oid)
-
     def materialise(self, oid: str, dest: str) -> None:
         """Write object ``oid`` (whole or chunked) to the new file ``dest``, verified."""
         self._copy_object(oid, dest, 0o444)
@@ -458,10 +370,7 @@ class Store:
         except FileNotFoundError:
             if (cl := self.chunk_list(oid)) is None:
                 raise
-        whole = xxhash.xxh3_128()
-        for cid in cl.ids:
-            whole.update(self.chunk_bytes(cid, oid))
-        return PREFIX + whole.hexdigest()
+        return self._hash_chunks(cl)
 
     def link(self, oid: str, dest: str, *, executable: bool = False,
              link_types: tuple[str, ...] | None = None) -> os.stat_result:
@@ -557,27 +466,7 @@ class Store:
         cl = self.chunk_list(oid)
         if cl is None:
             return self._copy_verified(oid, self.path(oid), tmp, mode)
-        whole = xxhash.xxh3_128()
-        dfd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        ok = False
-        try:
-            for cid in cl.ids:
-                data = self.chunk_bytes(cid, oid)
-                whole.update(data)
-                write_all(dfd, data)
-            actual = PREFIX + whole.hexdigest()
-            if actual != oid:
-                for cid in cl.ids:  # name the culprit
-                    self._check(cid, self.path(cid))
-                raise IntegrityError(oid, actual, self.record_path(oid))
-            st = os.fstat(dfd)
-            ok = True
-        finally:
-            os.close(dfd)
-            if not ok:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-        return st
+        return self._assemble(cl, tmp, mode)
 
     def protect(self, path: str) -> None:
         """Make an object immutable (Linux ``FS_IMMUTABLE_FL``) so that not even root can
@@ -625,26 +514,11 @@ class Store:
                 junk.extend(e.path for e in it if e.name.startswith(TMP_PREFIX))
         if os.path.isdir(self.tmp):
             junk.extend(e.path for e in os.scandir(self.tmp))
-        base = os.path.join(self.root, "chunked")
-        for top in os.scandir(base) if os.path.isdir(base) else ():
-            with os.scandir(top.path) as it:
-                junk.extend(e.path for e in it if e.name.startswith(TMP_PREFIX))
+        junk.extend(self._record_tmp())
         for path in junk:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
         return len(junk)
-
-
-def _create_beside(directory: str, name: str) -> tuple[str, int]:
-    """A new read-only temp file for ``name`` in ``directory`` (made when missing): beside
-    its final name, since a rename within one directory does not take the file system's
-    lock for cross-directory renames. Returns (path, fd open for writing)."""
-    tmp = tmp_name(directory, name)
-    try:
-        return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
-    except FileNotFoundError:
-        os.makedirs(directory, exist_ok=True)
-        return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _RO)
 
 
 def parse_link(value: str) -> tuple[str, ...]:
