@@ -134,11 +134,28 @@ class ChunkedObjects:
         return chunks.ChunkedReader(cl, lambda cid, _: self.chunk_bytes(cid, what or cl.oid),
                                     what or cl.oid)
 
+    def _each_chunk(self, cl: ChunkList) -> Iterator[tuple[str, memoryview]]:
+        """(id, stored bytes, unverified) of each chunk of the file in order, read into one
+        reused buffer: a view is valid until the next one (a fresh buffer per chunk cost
+        half again as much CPU in page faults). MissingObjectError names a chunk gone."""
+        buf = bytearray(chunks.MAX + 1)
+        view = memoryview(buf)
+        for cid in cl.ids:
+            try:
+                fd = os.open(self.path(cid), os.O_RDONLY)
+            except FileNotFoundError:
+                raise MissingObjectError(cid, f"a chunk of {cl.oid}") from None
+            try:
+                n = os.readv(fd, [buf])
+            finally:
+                os.close(fd)
+            yield cid, view[:n]
+
     def _hash_chunks(self, cl: ChunkList) -> str:
         """The hash of the file's chunks in order (MissingObjectError naming one gone)."""
         whole = xxhash.xxh3_128()
-        for cid in cl.ids:
-            whole.update(self.chunk_bytes(cid, cl.oid))
+        for _, data in self._each_chunk(cl):
+            whole.update(data)
         return PREFIX + whole.hexdigest()
 
     def _assemble(self, cl: ChunkList, tmp: str, mode: int) -> os.stat_result:
@@ -149,8 +166,7 @@ class ChunkedObjects:
         dfd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         ok = False
         try:
-            for cid in cl.ids:
-                data = self.chunk_bytes(cid, oid)
+            for _, data in self._each_chunk(cl):
                 whole.update(data)
                 write_all(dfd, data)
             actual = PREFIX + whole.hexdigest()
