@@ -204,7 +204,8 @@ def model_versions(bench: Bench) -> None:
 
 @workload("dedup.push_s3")
 def push_versions(bench: Bench) -> None:
-    """Push v1, then time the push of v2 (1 % more rows), gitml (chunks) against DVC."""
+    """Push v1, then time the push of v2 (1 % more rows), gitml (chunks) against DVC;
+    then push v3 and v4 and count what each version sent."""
     gen = _script("gen_table.py", _GEN)
     names = ["gitml"] + (["dvc"] if bench.with_dvc else [])
     tools = {n: _Tool(n, bench, "push") for n in names}
@@ -216,6 +217,14 @@ def push_versions(bench: Bench) -> None:
         for n, tool in tools.items():
             tool.add("table.parquet")
             sh(f"{GITML if n == 'gitml' else DVC} push -q", tool.root, bench.env)
+        pages = srv.client().get_paginator("list_objects_v2")
+
+        def remote_bytes(n: str) -> int:
+            return sum(o["Size"] for page in pages.paginate(Bucket=srv.bucket,
+                                                            Prefix=f"dedup-{n}/")
+                       for o in page.get("Contents", ()))
+
+        after_v1 = {n: remote_bytes(n) for n in names}
         _version(gen, list(tools.values()), 2, "cdc")
         for tool in tools.values():
             tool.add("table.parquet")
@@ -231,16 +240,24 @@ def push_versions(bench: Bench) -> None:
                                   for n in names}, target="gitml >= 10x faster than dvc")
         finally:
             bench.repeat = repeat
-        pages = srv.client().get_paginator("list_objects_v2")
+        held = {n: [after_v1[n], remote_bytes(n)] for n in names}
+        for v in (3, 4):  # untimed: what each later version sends
+            _version(gen, list(tools.values()), v, "cdc")
+            for n, tool in tools.items():
+                tool.add("table.parquet")
+                sh(f"{GITML if n == 'gitml' else DVC} push -q", tool.root, bench.env)
+                held[n].append(remote_bytes(n))
+        bench.note(f"**Pushed to S3 per version** (push v2 timed above: gitml "
+                   f"{rows['gitml'].median:.2f} s"
+                   + (f", dvc {rows['dvc'].median:.2f} s" if "dvc" in rows else "") + ")")
+        bench.note("| tool | v1 sent | v2 sent | v3 sent | v4 sent | remote after 4 |")
+        bench.note("|---|---|---|---|---|---|")
         for n in names:
-            total = sum(o["Size"] for page in pages.paginate(Bucket=srv.bucket,
-                                                             Prefix=f"dedup-{n}/")
-                        for o in page.get("Contents", ()))
-            bench.note(f"{n}: the remote holds {_mib(total)} after v1 and v2 "
-                       f"(push v2: {rows[n].median:.2f} s)")
+            h = held[n]
+            sent = [h[0]] + [b - a for a, b in zip(h[:-1], h[1:], strict=True)]
+            bench.note(f"| {n} | " + " | ".join(_mib(x) for x in sent) + f" | {_mib(h[-1])} |")
     for tool in tools.values():
         trash(tool.root, big=True)
-
 
 
 _SIZES = r'''
