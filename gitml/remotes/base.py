@@ -92,10 +92,12 @@ class Backend(Protocol):
         ...
 
     def get(self, oid: str, dst: str, size: int | None = None,
-            progress: Progress | None = None) -> bool:
+            progress: Progress | None = None) -> bool | str:
         """Download ``oid`` into the new file ``dst``; False when the remote lacks it.
 
-        ``dst`` is a temp name: the engine hashes it before giving it the object's name.
+        ``dst`` is a temp name: the engine hashes it before giving it the object's name —
+        unless the backend returns the hash of exactly the bytes it wrote (computed as it
+        wrote them), which saves reading the file again.
         """
         ...
 

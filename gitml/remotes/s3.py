@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from typing import Any
 
 from gitml.hashing import CHUNK, PREFIX, is_oid
@@ -78,27 +79,34 @@ class S3Backend:
         self.retries = int(options.get("retries") or 5)
         self._probe_lock = threading.Lock()
         self._probed: dict[int, str | None] = {}
+        self._endpoint = endpoint
         try:
             session = boto3.session.Session(
                 botocore_session=_botocore_session(options.get("profile") or None),
                 aws_access_key_id=key_id or None, aws_secret_access_key=secret or None,
                 aws_session_token=options.get("session_token") or None)
-            self.client = session.client(
-                "s3", endpoint_url=endpoint, region_name=region,
-                config=Config(max_pool_connections=max(jobs, 10) + 10,
-                              retries={"max_attempts": self.retries, "mode": "standard"},
-                              connect_timeout=10, read_timeout=60,
-                              s3={"addressing_style": style}))
         except Exception as e:
             raise self._translate(e) from None
-        self.client.meta.events.register("before-send.s3.PutObject", _close_after_empty_put)
+        self._session = session
+        self._client_kw = dict(
+            endpoint_url=endpoint, region_name=region,
+            config=Config(max_pool_connections=max(jobs, 10) + 10,
+                          retries={"max_attempts": self.retries, "mode": "standard"},
+                          connect_timeout=10, read_timeout=60, s3={"addressing_style": style}))
+        self._client_lock = threading.Lock()
         self.fast = None
         if endpoint and style == "path" and not _proxied(endpoint) \
                 and not os.environ.get("GITML_S3_BOTO_ONLY"):  # the switch for a bad server
             from gitml.remotes.s3fast import FastS3
 
-            self.fast = FastS3(endpoint, self.bucket, self.client.meta.region_name, session,
-                               jobs, self.retries)
+            try:
+                self.fast = FastS3(endpoint, self.bucket,
+                                   region or session.region_name or "us-east-1", session,
+                                   jobs, self.retries)
+            except Exception as e:
+                raise self._translate(e) from None
+        else:
+            self.client  # noqa: B018 - made now: errors in the settings show at once
         from boto3.s3.transfer import TransferConfig
 
         self.transfer_config = TransferConfig(
@@ -107,10 +115,27 @@ class S3Backend:
         # Each multipart transfer already runs PART_THREADS parts at once and buffers them:
         # two at a time keeps memory near 2 x 10 x 8 MiB whatever -j says.
         self._multipart = threading.BoundedSemaphore(2)
+        self._parts: ThreadPoolExecutor | None = None  # see _get_parts
+        self._parts_lock = threading.Lock()
+
+    @cached_property
+    def client(self) -> Any:
+        """boto3's client, made on first use: a command served by the lean path alone
+        (a get or fetch from an S3-compatible endpoint) never pays its ~0.15 s set-up."""
+        with self._client_lock:
+            if "client" in self.__dict__:
+                return self.__dict__["client"]
+            try:
+                client = self._session.client("s3", **self._client_kw)
+            except Exception as e:
+                raise self._translate(e) from None
+            client.meta.events.register("before-send.s3.PutObject", _close_after_empty_put)
+            return client
 
     # -- errors -----------------------------------------------------------------------
     def _where(self) -> str:
-        ep = self.client.meta.endpoint_url if hasattr(self, "client") else ""
+        made = self.__dict__.get("client")
+        ep = self._endpoint or (made.meta.endpoint_url if made is not None else "")
         return f"remote {self.name} ({self.url}{' at ' + ep if ep else ''})"
 
     def _translate(self, e: Exception) -> Exception:
@@ -258,7 +283,7 @@ class S3Backend:
             raise self._translate(e) from None
 
     def read_range(self, oid: str, start: int, length: int) -> bytes:
-        key = self.prefix + key_of(oid)
+        key = self.prefix + self.key_of(oid)
         end = start + length - 1
         try:
             if self.fast is not None:
@@ -276,9 +301,15 @@ class S3Backend:
         return data  # type: ignore[no-any-return]
 
     def get(self, oid: str, dst: str, size: int | None = None,
-            progress: Progress | None = None) -> bool:
+            progress: Progress | None = None) -> bool | str:
         key = self.prefix + self.key_of(oid)
         try:
+            if size is not None and size >= MULTIPART and self.fast is not None:
+                with self._multipart:
+                    got = self._get_parts(key, dst, size, progress)
+                if not got:  # the remote lacks it: no empty file is left behind
+                    os.unlink(dst)
+                return got
             if size is not None and size >= MULTIPART:
                 with self._multipart:
                     self.client.download_file(self.bucket, key, dst,
@@ -300,6 +331,72 @@ class S3Backend:
             if self._is_missing(e):
                 return False
             raise self._translate(e) from None
+
+    def _get_parts(self, key: str, dst: str, size: int, progress: Progress | None
+                   ) -> bool | str:
+        """A large object by ranged GETs on the lean path, ``PART_THREADS`` at a time, each
+        part written where it belongs; the parts are hashed in order as they complete, so
+        the object is hashed when the last part lands. Returns the hash of exactly the bytes
+        left in ``dst`` (the caller's temp name), False when the remote lacks the object.
+        An object of another size than ``size`` ends at its first short part: the bytes up
+        to there are hashed (so they cannot pass for the object asked for unless they are
+        it) and ``dst`` is cut to them. At most PART_THREADS + 2 parts are in memory."""
+        from collections import deque
+
+        import xxhash
+
+        assert self.fast is not None
+        fast = self.fast
+        spans = iter([(o, min(o + PART, size) - 1) for o in range(0, size, PART)])
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+
+        def part(span: tuple[int, int]) -> bytes | None:
+            data = fast.get(key, span)
+            view, at = memoryview(data or b""), span[0]
+            while view:
+                n = os.pwrite(fd, view, at)
+                view, at = view[n:], at + n
+            return data
+
+        h = xxhash.xxh3_128()
+        hashed = 0
+        with self._parts_lock:  # one pool for every large object: its threads (and their
+            if self._parts is None:  # kept-alive connections) serve them all
+                self._parts = ThreadPoolExecutor(max_workers=2 * PART_THREADS,
+                                                 thread_name_prefix="s3-part")
+        pool = self._parts
+        pending: deque[tuple[tuple[int, int], Any]] = deque()
+
+        def more() -> None:
+            span = next(spans, None)
+            if span is not None:
+                pending.append((span, pool.submit(part, span)))
+
+        try:
+            for _ in range(PART_THREADS + 2):
+                more()
+            while pending:
+                span, fut = pending.popleft()
+                data = fut.result()
+                if data is None:
+                    return False
+                h.update(data)
+                hashed += len(data)
+                if progress:
+                    progress(len(data))
+                if len(data) != span[1] - span[0] + 1:  # the remote's object ends here
+                    break
+                more()
+        finally:
+            for _, fut in pending:  # no part may write after the file is closed
+                fut.cancel()
+            for _, fut in pending:
+                with contextlib.suppress(Exception):
+                    fut.result()
+            os.close(fd)
+        if hashed != size:  # parts after a short one may have written past it
+            os.truncate(dst, hashed)
+        return PREFIX + h.hexdigest()
 
     def delete(self, oids: list[str]) -> None:
         self.delete_keys([self.key_of(o) for o in oids])
@@ -355,9 +452,15 @@ class S3Backend:
         """Nothing to flush: an object is durable on S3 once its PUT returns."""
 
     def close(self) -> None:
+        if self._parts is not None:
+            self._parts.shutdown(wait=True, cancel_futures=True)
+            self._parts = None
         with contextlib.suppress(Exception):
-            self.client.close()
-            if self.fast is not None:
+            made = self.__dict__.get("client")
+            if made is not None:
+                made.close()
+        if self.fast is not None:
+            with contextlib.suppress(Exception):
                 self.fast.close()
 
 

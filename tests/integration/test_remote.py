@@ -294,28 +294,52 @@ def test_gc_remote_deletes_only_unreferenced_objects(
 
 
 def test_large_object_goes_in_parts_and_is_verified_on_arrival(
-        repo: Path, remote: s3server.RemoteHandle, cli, tmp_path: Path, monkeypatch) -> None:
-    data = random.Random(9).randbytes(9 << 20)  # over the 8 MiB multipart threshold
+        repo: Path, remote3: s3server.RemoteHandle, cli, tmp_path: Path, monkeypatch) -> None:
+    """A large object comes in ranged parts (S3's lean path), hashed as they land: a bad
+    part anywhere, a short object or a missing one is refused, and nothing is left in the
+    store (neither under the object's name nor as a temp file)."""
+    remote = remote3
+    data = random.Random(9).randbytes(20 << 20)  # three 8 MiB parts, the last one 4 MiB
     write(repo / "model.bin", data)
     assert cli("add", "model.bin").code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "model")
     r = cli("push", "--json")
-    assert r.code == 0 and '"bytes": 9437184' in r.out
+    assert r.code == 0 and '"bytes": 20971520' in r.out
     oid = hash_bytes(data)
     dest = clone(repo, tmp_path / "clone", monkeypatch, remote)
     assert cli("pull").code == 0
     assert (dest / "model.bin").read_bytes() == data
 
-    bad = bytearray(data)
-    bad[5 << 20] ^= 1  # one flipped bit in the middle of a part
-    remote.put_raw(oid, bytes(bad))
-    other = clone(repo, tmp_path / "clone2", monkeypatch, remote)
-    r = cli("pull")
-    assert r.code == 1 and f"{oid} (model.bin) at remote storage" in r.err
-    assert not (other / "model.bin").exists()
-    store = gitml.Repo().store
-    assert not store.has(oid) and not list(Path(store.root).rglob(".gitml-tmp-*"))
+    def refused(name: str, bad: bytes | None, message: str) -> None:
+        if bad is None:
+            remote.delete(oid)
+        else:
+            remote.put_raw(oid, bad)
+        other = clone(repo, tmp_path / name, monkeypatch, remote)
+        r = cli("pull")
+        assert r.code == 1 and message in r.err, r.err
+        assert not (other / "model.bin").exists()
+        store = gitml.Repo().store
+        assert not store.has(oid) and not os.path.exists(store.path(oid))
+        assert not list(Path(store.root).rglob(".gitml-tmp-*"))
+
+    corrupt = f"1 corrupt (hash mismatch, not stored): {oid} (model.bin) at remote storage"
+    middle = bytearray(data)
+    middle[12 << 20] ^= 1  # one flipped bit in the middle part
+    refused("bit", bytes(middle), corrupt)
+    last = bytearray(data)
+    last[-1] ^= 0x80  # in the last byte, hashed last
+    refused("last", bytes(last), corrupt)
+    refused("short", data[:(17 << 20) + 5], corrupt)  # the last part is short
+    refused("shorter", data[:3 << 20], corrupt)  # the first part is short, the rest absent
+    refused("missing", None, f"1 object missing on remote storage: {oid} (model.bin)")
+
+    monkeypatch.chdir(repo)  # repaired, the next clone gets the object whole
+    assert cli("push", "--force", "model.bin").code == 0
+    good = clone(repo, tmp_path / "good", monkeypatch, remote)
+    assert cli("pull").code == 0 and (good / "model.bin").read_bytes() == data
+    assert cli("fsck").code == 0
 
 
 def test_directory_remote_with_two_processes_reports_like_one(
