@@ -65,6 +65,7 @@ def show_snapshots(kind: str, revs: list[str] | None = None, *, all_branches: bo
         chosen = select(repo, reader, list(revs or []), all_branches=all_branches,
                         all_tags=all_tags, branches=branches)
         snaps = [loader.snapshot(r) for r in chosen]
+    reader.announce()
     _check_targets(kind, pats, snaps)
     _check_strict(snaps, strict)
     return snaps
@@ -86,6 +87,7 @@ def diff_report(kind: str, a: str | None = None, b: str | None = None, *,
         rb = Rev(WORKSPACE) if b in (None, WORKSPACE) else resolve(reader, b)
         old = Snapshot(ra) if unborn else loader.snapshot(ra)
         new = loader.snapshot(rb)
+    reader.announce()
     snaps = [old, new]
     _check_targets(kind, pats, snaps)
     _check_strict(snaps, strict)

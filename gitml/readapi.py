@@ -45,6 +45,7 @@ class RevReader:
         self._assembled: list[str] = []  # chunked files written out for libraries: dropped
         # at close
         self.sizes: dict[str, int] = {}  # object -> its size, as the pointer or manifest says
+        self.fetched: dict[str, str] = {}  # path -> the remote it was fetched from
 
     def close(self) -> None:
         self.batch.close()
@@ -139,8 +140,20 @@ class RevReader:
         verified here: for callers that verify as they copy, such as ``Store.link``)."""
         store = self.repo.store
         if not store.has(oid):
-            _fetch_missing(self.repo, oid, what)
+            self.fetched[what] = _fetch_missing(self.repo, oid, what)
         return store.path(oid)
+
+    def announce(self) -> None:
+        """One line on stderr when reads fetched objects (for commands: exp show/diff,
+        metrics and params): a command that fetches says so."""
+        if self.fetched:
+            from gitml.progress import notice
+
+            n = len(self.fetched)
+            names = sorted(self.fetched)
+            shown = ", ".join(names[:3]) + (f" and {n - 3} more" if n > 3 else "")
+            notice(f"fetched {n} object{'s' * (n != 1)} ({shown}) from "
+                   f"{', '.join(sorted(set(self.fetched.values())))}")
 
     def object_path(self, oid: str, what: str) -> str:
         """The store path of ``oid`` (fetched when missing), its bytes verified once per
@@ -212,7 +225,8 @@ class RevReader:
 FETCH_MISSING = True  # a read-only process (gitml ui) turns this off: the store stays as is
 
 
-def _fetch_missing(repo: Repo, oid: str, what: str) -> None:
+def _fetch_missing(repo: Repo, oid: str, what: str) -> str:
+    """Fetch ``oid`` from the default remote (or raise MissingObjectError); its name."""
     if not FETCH_MISSING:
         raise MissingObjectError(oid, what)
     try:
@@ -221,9 +235,10 @@ def _fetch_missing(repo: Repo, oid: str, what: str) -> None:
         raise MissingObjectError(oid, what) from None
     if transfer.default_remote(repo) is None:
         raise MissingObjectError(oid, what)
-    transfer.fetch_objects(repo, {oid})
+    r = transfer.fetch_objects(repo, {oid})
     if not repo.store.has(oid):
         raise MissingObjectError(oid, what)
+    return r.remote
 
 
 def open(path: str, rev: str | None = None, mode: str = "rb",

@@ -169,6 +169,7 @@ def collect(repo: Repo | None = None, *, names: list[str] | None = None,
                             if rule is not None:
                                 rules[("metrics", path, key)] = rule
             rows.append(row)
+    reader.announce()
     for q in listing.queued:
         rows.append(Row(q.name, "queued", "queued", q.commit, q.created, q.base,
                         [_override_text(d) for d in q.spec.get("overrides", [])]))

@@ -165,3 +165,43 @@ def test_bad_input_and_clashing_experiments_change_nothing(
     r = cli("exp", "pull", "origin", "exp-1", "--force")
     assert r.code == 0, r.err
     assert heads(bob)["exp-1"] == theirs
+
+
+def test_show_and_diff_fetch_tracked_metrics_of_a_teammates_experiment_and_say_so(
+        repo: Path, cli, tmp_path: Path, monkeypatch, request) -> None:
+    """Metrics kept in the store (cache: true) are data: a teammate's exp show and exp diff
+    fetch them from the default remote, with one line saying so, and show their values."""
+    make_project(repo, cli)
+    (repo / "gitml.yaml").write_text((repo / "gitml.yaml").read_text().replace(
+        "metrics: [metrics.json]", "metrics: [{metrics.json: {cache: true}}]", 1))
+    git(repo, "rm", "-q", "--cached", "metrics.json")
+    r = cli("repro", "-q")
+    assert r.code == 0, r.err
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "metrics in the store")
+    handle = add_remote("dir", repo, tmp_path, cli, request)
+    git(tmp_path, "init", "-q", "--bare", "origin.git")
+    git(repo, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    git(repo, "push", "-q", "origin", "main")
+    assert cli("push", "-q").code == 0
+    for lr in ("0.05", "0.2"):
+        assert cli("exp", "run", "-q", "-S", f"train.lr={lr}").code == 0
+    acc = {n: json.loads(gitml.api.read("metrics.json", rev=n, repo=gitml.Repo(repo)))
+           for n in ("exp-1", "exp-2")}
+    assert cli("exp", "push", "origin", "--all", "-q").code == 0
+
+    bob = clone(tmp_path / "origin.git", tmp_path / "bob", monkeypatch, handle)
+    assert cli("pull", "-q").code == 0  # main's data, not the experiments'
+    r = cli("exp", "diff", "main", "origin/exp-2", "--json")
+    assert r.code == 0, r.err
+    assert r.err == "fetched 1 object (metrics.json) from storage\n"
+    new = {c["key"]: c["new"] for c in json.loads(r.out)["metrics"]["changes"]}
+    assert new["val.acc"] == acc["exp-2"]["val"]["acc"]
+    r = cli("exp", "show", "--json")
+    assert r.code == 0, r.err
+    assert r.err == "fetched 1 object (metrics.json) from storage\n"  # exp-1's; exp-2's is here
+    rows = {row["name"]: row for row in json.loads(r.out)}
+    assert rows["origin/exp-1"]["metrics"]["metrics.json"]["val.acc"] == acc["exp-1"]["val"]["acc"]
+    r = cli("exp", "show")
+    assert r.code == 0 and r.err == ""  # nothing more to fetch: nothing said
+    assert (bob / "metrics.json").exists()
