@@ -2,7 +2,9 @@
 
 - ``teams.get_s3_1gib``, ``teams.get_s3_tree``: ``gitml get`` of a 1 GiB file and of a
   20,000-file directory of another repository whose data is on S3 (one SeaweedFS
-  server), against ``dvc get`` of the same data from the same server. The source is
+  server), against ``dvc get`` of the same data from the same server. The 1 GiB file is
+  random bytes (no chunk repeats) and is measured twice for gitml: stored as chunks (the
+  default) and as one object (``core.chunk_threshold 0`` in the source: ranged parts). The source is
   named by a ``file://`` URL, a Git URL to both tools (a plain path would let DVC read
   the source's own cache instead of S3). Each sample starts cold: gitml's clone cache is
   emptied (``dvc get`` clones every time anyway), the output does not exist.
@@ -46,11 +48,30 @@ def _tree() -> Path:
     return path
 
 
-def _source(tool: str, bench: Bench, srv: object, big: Path | None, tree: Path | None
+def _random_big() -> Path:
+    """1 GiB of seeded random bytes (bench_core's big file repeats one block rotated, which
+    content-defined chunks would store once)."""
+    path = DATA / "teams-random-1024m.bin"
+    if not path.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        rnd = random.Random(18)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            for _ in range(128):
+                f.write(rnd.randbytes(8 << 20))
+        tmp.rename(path)
+    return path
+
+
+def _source(label: str, bench: Bench, srv: object, big: Path | None, tree: Path | None
             ) -> Path:
-    """A committed repository tracking big.bin or tree/, its data pushed to S3."""
-    root = bench_core.new_repo(tool, "teams-src", bench)
+    """A committed repository tracking big.bin or tree/, its data pushed to S3. ``label``
+    is the tool, or ``gitml-whole``: gitml with chunking off."""
+    tool = label.split("-")[0]
+    root = bench_core.new_repo(label, "teams-src", bench)
     exe = GITML if tool == "gitml" else DVC
+    if label == "gitml-whole":
+        sh(f"{GITML} config core.chunk_threshold 0", root, bench.env)
     # hardlinks: the sources' stores share the data's inodes (the disk here is small)
     sh(f"{GITML} config core.link hardlink" if tool == "gitml"
        else f"{DVC} config cache.type hardlink", root, bench.env)
@@ -61,7 +82,7 @@ def _source(tool: str, bench: Bench, srv: object, big: Path | None, tree: Path |
         sh(f"{exe} add -q big.bin", root, bench.env)
     if tree is not None:
         sh(f"cp -r {tree} tree && {exe} add -q tree", root, bench.env)
-    (_gitml_s3 if tool == "gitml" else _dvc_s3)(root, srv, f"{tool}-src", bench)  # type: ignore[arg-type]
+    (_gitml_s3 if tool == "gitml" else _dvc_s3)(root, srv, f"{label}-src", bench)  # type: ignore[arg-type]
     sh(f"git add -A && git commit -qm data && {exe} push -q", root, bench.env)
     # the data is on S3 now; a get reads it from there: free the disk of the local copies
     store = ".gitml/cache" if tool == "gitml" else ".dvc/cache"
@@ -69,9 +90,11 @@ def _source(tool: str, bench: Bench, srv: object, big: Path | None, tree: Path |
     return root
 
 
-def _get(bench: Bench, what: str, path: str, big: Path | None, tree: Path | None) -> None:
+def _get(bench: Bench, what: str, path: str, big: Path | None, tree: Path | None,
+         whole: bool = False) -> None:
     with _S3(bench) as srv:
-        tools = ["gitml"] + (["dvc"] if bench.with_dvc else [])
+        tools = ["gitml"] + (["gitml-whole"] if whole else []) + \
+            (["dvc"] if bench.with_dvc else [])
         sources = {t: _source(t, bench, srv, big, tree) for t in tools}
         count = [0]
 
@@ -87,7 +110,8 @@ def _get(bench: Bench, what: str, path: str, big: Path | None, tree: Path | None
                 return d
             return fn
 
-        exe = {"gitml": f"{GITML} get -q", "dvc": f"{DVC} get -q"}
+        exe = {"gitml": f"{GITML} get -q", "gitml-whole": f"{GITML} get -q",
+               "dvc": f"{DVC} get -q"}
         # file:// is a Git URL to both: a clone, never the source's own cache
         bench.compare(f"get {what} of another repository from S3",
                       {t: (setup(t), f"{exe[t]} file://{sources[t]} {path} -o {path}")
@@ -100,7 +124,7 @@ def _get(bench: Bench, what: str, path: str, big: Path | None, tree: Path | None
 
 @workload("teams.get_s3_1gib")
 def get_s3_1gib(bench: Bench) -> None:
-    _get(bench, "a 1 GiB file", "big.bin", bench_core.big_file(), None)
+    _get(bench, "a 1 GiB file", "big.bin", _random_big(), None, whole=True)
 
 
 @workload("teams.get_s3_tree")
