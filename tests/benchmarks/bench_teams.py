@@ -68,7 +68,7 @@ def _source(label: str, bench: Bench, srv: object, big: Path | None, tree: Path 
     """A committed repository tracking big.bin or tree/, its data pushed to S3. ``label``
     is the tool, or ``gitml-whole``: gitml with chunking off."""
     tool = label.split("-")[0]
-    root = bench_core.new_repo(label, "teams-src", bench)
+    root = bench_core.new_repo(tool, "teams-src" + label[len(tool):], bench)
     exe = GITML if tool == "gitml" else DVC
     if label == "gitml-whole":
         sh(f"{GITML} config core.chunk_threshold 0", root, bench.env)
