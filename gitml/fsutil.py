@@ -88,6 +88,15 @@ def write_all(fd: int, data: bytes) -> None:
             view = view[os.write(fd, view):]
 
 
+def write_all_at(fd: int, data: bytes | memoryview, offset: int) -> None:
+    """Write all of ``data`` to ``fd`` at ``offset`` (``pwrite``; one call in the usual
+    case): parts of one file written by several threads, each where it belongs."""
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
 def fsync_dir(directory: str | os.PathLike[str]) -> None:
     """Make a rename inside ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)

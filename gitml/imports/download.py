@@ -8,6 +8,7 @@ the output appears whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -83,8 +84,9 @@ def get(url: str, path: str, output: str | None = None, *, rev: str | None = Non
         from gitml.store import Store
 
         src.__dict__["store"] = Store(os.path.join(work, "store"))
-        fetched = tree.fetch(src, target, jobs)
-        result.fetched = fetched.transferred if fetched else 0
+        whole, result.fetched = _assemble_chunked(src, target, jobs)
+        fetched = tree.fetch(src, target, jobs, skip=whole)
+        result.fetched += fetched.transferred if fetched else 0
         built = os.path.join(work, "out")
         result.files, result.bytes = materialise(src, target, built)
         if os.path.lexists(dest):
@@ -94,6 +96,63 @@ def get(url: str, path: str, output: str | None = None, *, rev: str | None = Non
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def _assemble_chunked(src: Source, target: tree.Target, jobs: int | None
+                      ) -> tuple[set[str], int]:
+    """The target's big tracked files (not those inside tracked directories) that the
+    source's remote holds as chunks, each written whole into the temporary store straight
+    from its chunks (``chunked.fetch_whole``: every chunk verified, the file hashed as
+    they land), so that no chunk is written, read back, copied and deleted. Returns (their
+    ids, the objects fetched). A file that fails here (a bad or missing chunk, a bad list)
+    is left to the transfer engine, which fetches it the usual way and names what is
+    wrong."""
+    from gitml.chunks import THRESHOLD_MIN
+    from gitml.errors import FormatError, MissingObjectError
+    from gitml.remotes import config as rconfig
+    from gitml.remotes.chunked import fetch_whole, remote_list
+
+    big = {ptr.oid: ptr for _, ptr in target.tracked
+           if not ptr.is_dir and ptr.size >= THRESHOLD_MIN}
+    if not big:
+        return set(), 0
+    rs = rconfig.spec(src, src.check_remote())  # type: ignore[arg-type]
+    njobs = rs.jobs(jobs)
+    where = f"remote {rs.name}"
+    store = src.store
+    done: set[str] = set()
+    fetched = 0
+    backend = rconfig.open_backend(src, rs, jobs=njobs)  # type: ignore[arg-type]
+    try:
+        for oid in big:
+            try:
+                cl = remote_list(backend, oid, where)
+            except (IntegrityError, MissingObjectError, FormatError):
+                continue
+            if cl is None:
+                continue  # one object there: the engine fetches it (in parts)
+            dst = store.path(oid)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            tmp = tmp_name(os.path.dirname(dst), oid[7:])
+            try:
+                actual = fetch_whole(backend, cl, tmp, njobs, where)
+            except (IntegrityError, MissingObjectError):
+                os.unlink(tmp)
+                continue
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            if actual != oid:
+                os.unlink(tmp)
+                continue
+            os.chmod(tmp, 0o444)
+            os.rename(tmp, dst)
+            done.add(oid)
+            fetched += len(cl.distinct()) + 1  # its chunks and its list
+    finally:
+        backend.close()
+    return done, fetched
 
 
 def materialise(src: Source, target: tree.Target, dest: str, *, move: bool = True

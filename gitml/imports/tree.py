@@ -203,9 +203,10 @@ def manifest_of(src: View, rel: str, ptr: Pointer) -> list[manifest.Entry]:
     return manifest.loads(store.read_bytes(ptr.oid, what=rel), f"manifest of {rel}")
 
 
-def selection(target: Target) -> Selection:
+def selection(target: Target, skip: set[str] | frozenset[str] = frozenset()) -> Selection:
     """The tracked parts of a target, for the transfer engine (manifests first, then the
-    files; a path inside a tracked directory narrows it)."""
+    files; a path inside a tracked directory narrows it), but for the tracked files whose
+    objects are in ``skip``."""
     from gitml.remotes.select import Item as SelItem
     from gitml.remotes.select import Selection
 
@@ -214,15 +215,19 @@ def selection(target: Target) -> Selection:
         base, ptr, rest = target.inside
         sel.items.append(SelItem(base, ptr, {rest}))
     for rel, ptr in target.tracked:
-        sel.items.append(SelItem(f"{target.path}/{rel}".strip("/"), ptr))
+        if ptr.is_dir or ptr.oid not in skip:
+            sel.items.append(SelItem(f"{target.path}/{rel}".strip("/"), ptr))
     return sel
 
 
-def fetch(src: View, target: Target, jobs: int | None = None) -> TransferResult | None:
-    """Every object the target's tracked parts need, into the source's store, verified."""
+def fetch(src: View, target: Target, jobs: int | None = None,
+          skip: set[str] | frozenset[str] = frozenset()) -> TransferResult | None:
+    """Every object the target's tracked parts need, into the source's store, verified
+    (but for the tracked files whose objects are in ``skip``: the caller has them)."""
     if not target.has_data:
         return None
-    return src.fetch_selection(selection(target), jobs)
+    sel = selection(target, skip)
+    return src.fetch_selection(sel, jobs) if sel.items else None
 
 
 def items(src: View, target: Target) -> list[Item]:

@@ -182,6 +182,58 @@ def assembled_hash(store: Store, cl: ChunkList) -> str | None:
     return PREFIX + whole.hexdigest()
 
 
+def fetch_whole(backend: Backend, cl: ChunkList, dst: str, jobs: int, where: str,
+                progress: Callable[[int], None] | None = None) -> str:
+    """Write the file ``cl`` describes into the new file ``dst`` straight from the remote's
+    chunks, never through a store (``gitml get``: the output is all that is wanted).
+    ``jobs`` chunks are in flight; each is verified by its id and length before it is
+    written at its offset, and the file is hashed in order as they land (at most
+    ``4 x jobs`` chunks held). Returns the hash of exactly the bytes in ``dst``, for the
+    caller to compare with the file's id; raises IntegrityError naming a bad chunk,
+    MissingObjectError naming one the remote lacks."""
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from gitml.fsutil import write_all_at
+
+    def one(i: int) -> bytes:
+        cid = cl.ids[i]
+        data = backend.read(cid)
+        if data is None:
+            raise MissingObjectError(cid, f"a chunk of {cl.oid} on {where}")
+        actual = hash_bytes(data)
+        if actual != cid or len(data) != cl.sizes[i]:
+            raise IntegrityError(cid, actual, f"{where} (a chunk of {cl.oid})")
+        write_all_at(fd, data, cl.offsets[i])
+        return data
+
+    whole = xxhash.xxh3_128()
+    todo = iter(range(len(cl)))
+    pending: deque[Future[bytes]] = deque()
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="chunk") as pool:
+            try:
+                for i in todo:
+                    pending.append(pool.submit(one, i))
+                    if len(pending) >= 4 * jobs:
+                        break
+                while pending:
+                    data = pending.popleft().result()
+                    whole.update(data)
+                    if progress is not None:
+                        progress(len(data))
+                    i = next(todo, None)
+                    if i is not None:
+                        pending.append(pool.submit(one, i))
+            finally:
+                for f in pending:  # the pool's exit waits for those already running
+                    f.cancel()
+    finally:
+        os.close(fd)
+    return PREFIX + whole.hexdigest()
+
+
 # -- reading without fetching -------------------------------------------------------------
 def remote_list(backend: Backend, oid: str, where: str) -> ChunkList | None:
     """The chunk list of ``oid`` on the remote (verified by its id, naming ``oid``), or

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any
 
+from gitml.fsutil import write_all_at
 from gitml.hashing import CHUNK, PREFIX, is_oid
 from gitml.remotes.base import (
     KEY_MAX,
@@ -352,10 +353,8 @@ class S3Backend:
 
         def part(span: tuple[int, int]) -> bytes | None:
             data = fast.get(key, span)
-            view, at = memoryview(data or b""), span[0]
-            while view:
-                n = os.pwrite(fd, view, at)
-                view, at = view[n:], at + n
+            if data:
+                write_all_at(fd, data, span[0])
             return data
 
         h = xxhash.xxh3_128()
