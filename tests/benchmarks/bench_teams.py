@@ -2,8 +2,8 @@
 
 - ``teams.get_s3_1gib``, ``teams.get_s3_tree``: ``gitml get`` of a 1 GiB file and of a
   20,000-file directory of another repository whose data is on S3 (one SeaweedFS
-  server), against ``dvc get`` of the same data from the same server. The 1 GiB file is
-  random bytes (no chunk repeats) and is measured twice for gitml: stored as chunks (the
+  server), against ``dvc get`` of the same data from the same server. The 1 GiB file
+  (bench_core's, random bytes) is measured twice for gitml: stored as chunks (the
   default) and as one object (``core.chunk_threshold 0`` in the source: ranged parts). The source is
   named by a ``file://`` URL, a Git URL to both tools (a plain path would let DVC read
   the source's own cache instead of S3). Each sample starts cold: gitml's clone cache is
@@ -44,21 +44,6 @@ def _tree() -> Path:
             d = tmp / f"d{i % 100:02d}"
             d.mkdir(parents=True, exist_ok=True)
             (d / f"f{i:05d}.bin").write_bytes(rnd.randbytes(rnd.randint(1024, 4096)))
-        tmp.rename(path)
-    return path
-
-
-def _random_big() -> Path:
-    """1 GiB of seeded random bytes (bench_core's big file repeats one block rotated, which
-    content-defined chunks would store once)."""
-    path = DATA / "teams-random-1024m.bin"
-    if not path.exists():
-        DATA.mkdir(parents=True, exist_ok=True)
-        rnd = random.Random(18)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            for _ in range(128):
-                f.write(rnd.randbytes(8 << 20))
         tmp.rename(path)
     return path
 
@@ -124,7 +109,7 @@ def _get(bench: Bench, what: str, path: str, big: Path | None, tree: Path | None
 
 @workload("teams.get_s3_1gib")
 def get_s3_1gib(bench: Bench) -> None:
-    _get(bench, "a 1 GiB file", "big.bin", _random_big(), None, whole=True)
+    _get(bench, "a 1 GiB file", "big.bin", bench_core.big_file(), None, whole=True)
 
 
 @workload("teams.get_s3_tree")
