@@ -4,6 +4,8 @@ by stages and by --resources, and the ray executor's refusals before anything is
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,6 +75,19 @@ def test_ray_executor_refuses_before_queuing(project: Path, cli, monkeypatch) ->
     r = cli("exp", "run", "-S", "train.lr=0.2", "--executor", "ray", "--address", "h:1")
     assert r.code == 2 and "no remote given and no default remote" in r.err
     assert "refs/gitml/queue" not in git(project, "for-each-ref")  # nothing queued
+
+
+def test_start_up_and_local_commands_do_not_import_ray(project: Path) -> None:
+    # --version, the exp group's help, exp run's help and a local status stay lean
+    code = ("import sys\nfrom gitml.cli.main import main\n"
+            "for args in (['--version'], ['exp', '--help'], ['exp', 'run', '--help'],\n"
+            "             ['exp', 'status']):\n"
+            "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
+            "print('RAY' if 'ray' in sys.modules else 'LEAN')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
+                         text=True, check=True).stdout
+    assert "--executor [local|ray]" in out
+    assert out.strip().endswith("LEAN")
 
 
 @pytest.fixture

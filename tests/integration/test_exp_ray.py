@@ -284,6 +284,27 @@ def test_a_worker_that_cannot_reach_the_data_remote_fails_and_writes_nothing_hal
         srv.destroy()
 
 
+def test_a_worker_that_cannot_reach_the_git_remote_fails_with_its_data_sent_and_no_branch(
+        team: Team, cluster, cli, monkeypatch) -> None:
+    gate = cluster.gates / f"git-{next(_names)}"
+    monkeypatch.setenv("GITML_WORKER_FAULT", f"exp.ran:wait={gate}")
+    url = team.daemon.url("origin.git")
+    proc = subprocess.Popen([sys.executable, "-m", "gitml", "exp", "run", "-S", "train.lr=0.45",
+                             "--executor", "ray"], cwd=team.root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_reached(gate)
+    team.daemon.stop()  # the Git remote is gone when the worker records its result
+    gate.touch()
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 1, (out, err)
+    assert err.strip().splitlines()[-1].startswith(
+        f"error: cannot reach the Git remote {url}:"), err
+    assert "[exp-1] failed after" in out
+    assert "refs/heads/exp-1" not in team.remote_refs()  # no branch; its data went first
+    assert "exp-1" not in exp_rows(cli)
+    assert scratch_left(cluster) == []
+
+
 def test_ctrl_c_cancels_the_submitted_tasks_and_says_what_finished(
         team: Team, cluster, cli) -> None:
     gate = cluster.gates / f"int-{next(_names)}"
