@@ -53,7 +53,7 @@ class RayCluster:
     def address(self) -> str:
         return f"{IP}:{self.port}"
 
-    def env(self) -> dict[str, str]:
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         home = self.root / "home"
         home.mkdir(exist_ok=True)
         (self.root / "tmp").mkdir(exist_ok=True)
@@ -62,9 +62,11 @@ class RayCluster:
                "GIT_CONFIG_NOSYSTEM": "1", "GITML_NO_PROGRESS": "1",
                "AWS_EC2_METADATA_DISABLED": "true", "RAY_USAGE_STATS_ENABLED": "0"}
         env.update(self.extra_env)
+        env.update(extra or {})
         return env
 
-    def _node(self, args: list[str], name: str, timeout: float = 120.0) -> None:
+    def _node(self, args: list[str], name: str, timeout: float = 120.0,
+              env: dict[str, str] | None = None) -> None:
         log = self.root / f"{name}.log"
         mounts = " && ".join(f"mount -t tmpfs -o size=1m,mode=0700 none {shlex.quote(str(h))}"
                              for h in self.hidden)
@@ -74,7 +76,7 @@ class RayCluster:
         out = open(log, "ab")  # noqa: SIM115 - owned by the process
         proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
                                  script], stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, env=self.env(),
+                                stderr=subprocess.STDOUT, env=self.env(env),
                                 start_new_session=True)
         out.close()
         self.nodes.append(proc)
@@ -90,9 +92,11 @@ class RayCluster:
         raise RuntimeError(f"ray start ({name}) failed:\n"
                            + log.read_text(errors="replace")[-3000:])
 
-    def start(self, cpus: int = 2, second: int = 0, port: int = 0) -> None:
+    def start(self, cpus: int = 2, second: int = 0, port: int = 0,
+              second_env: dict[str, str] | None = None) -> None:
         """The head with ``cpus`` CPUs (on ``port``, default a free one); with ``second`` >
-        0, a second node with that many CPUs and the custom resource ``second``."""
+        0, a second node with that many CPUs, the custom resource ``second`` and
+        ``second_env`` in its environment."""
         for attempt in range(2):  # the port is free when chosen, not when ray binds it
             self.port = port or free_port()
             try:
@@ -107,7 +111,7 @@ class RayCluster:
         if second:
             self._node(["--address", self.address, "--num-cpus", str(second),
                         "--resources", '{"second": 1}', "--temp-dir", str(self.root / "node2"),
-                        "--object-store-memory", str(100 << 20)], "node2")
+                        "--object-store-memory", str(100 << 20)], "node2", env=second_env)
 
     def stop(self) -> None:
         for proc in reversed(self.nodes):

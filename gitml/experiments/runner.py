@@ -79,6 +79,7 @@ class ExpResult:
     log: str = ""
     failed_outputs: list[str] = field(default_factory=list)
     events: list[dict[str, str]] = field(default_factory=list)  # a run elsewhere: failures
+    phases: dict[str, float] = field(default_factory=dict)  # a run elsewhere: seconds per step
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "status": self.status, "base": self.base,
@@ -93,6 +94,8 @@ class ExpResult:
             d["failed_outputs"] = self.failed_outputs
         if self.events:
             d["events"] = self.events
+        if self.phases:
+            d["phases"] = self.phases
         return d
 
 

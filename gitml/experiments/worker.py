@@ -39,6 +39,18 @@ class WorkerError(GitmlError):
     """A worker could not do its part (a remote out of reach, the queue entry gone)."""
 
 
+NODE_CACHE_ENV = "GITML_WORKER_CACHE"
+
+
+def node_cache(root: str) -> str:
+    """The store of a run in the scratch repository ``root``: ``$GITML_WORKER_CACHE`` when
+    the node sets it (a store the runs on this node share: an input comes from the data
+    remote once per node, not once per run; every read of it is verified), else the
+    scratch repository's own, removed with it. Never what the committed config says."""
+    shared = os.environ.get(NODE_CACHE_ENV)
+    return os.path.abspath(shared) if shared else os.path.join(root, ".gitml", "cache")
+
+
 def scratch_base() -> str:
     """Where workers make their scratch directories: ``$GITML_SCRATCH`` or the temp dir."""
     return os.environ.get("GITML_SCRATCH") or os.path.join(tempfile.gettempdir(),
@@ -86,6 +98,15 @@ def _run(spec: dict[str, Any], scratch: str) -> dict[str, Any]:
 
     name, queued, url = spec["name"], spec["queued"], spec["git_url"]
     ticket = refs.QUEUE + name
+    phases: dict[str, float] = {}  # seconds per step, for the client's -v and benchmarks
+    mark = time.monotonic()
+
+    def lap(step: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        phases[step] = round(now - mark, 3)
+        mark = now
+
     root = os.path.join(scratch, "repo")
     os.mkdir(root)
     gitio.run(root, "init", "-q")
@@ -101,8 +122,10 @@ def _run(spec: dict[str, Any], scratch: str) -> dict[str, Any]:
     except GitError as e:
         raise WorkerError(f"cannot fetch {ticket} from the Git remote {url}: {e}") from None
     repo = _open(root, queued, spec)
+    lap("git")
     try:
         _fetch_data(repo, queued, spec["data_remote"]["name"])
+        lap("data")
         faults.point("exp.worker.fetched")
         from gitml.experiments.queuing import run_one_queued
 
@@ -116,10 +139,13 @@ def _run(spec: dict[str, Any], scratch: str) -> dict[str, Any]:
                              remote_runs=spec["data_remote"]["name"])
         res.events = events
         out = res.to_dict()
+        lap("run")
         if res.log:
             out["log"] = "".join(res.log.splitlines(keepends=True)[-LOG_LINES:])
         if res.commit:
             _push_result(repo, spec, res.commit)
+            lap("push")
+        out["phases"] = phases
         return out
     finally:
         repo.close()
@@ -154,8 +180,9 @@ def _finished_elsewhere(root: str, spec: dict[str, Any], there: dict[str, str]
 
 
 def _open(root: str, queued: str, spec: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """The scratch repository as gitml sees it: the queued commit's committed settings and
-    the data remote the client named (its settings, never its credentials)."""
+    """The scratch repository as gitml sees it: the queued commit's committed settings, the
+    data remote the client named (its settings, never its credentials), and a store and
+    link type of the node's choosing (:func:`node_cache`; copies, never links into it)."""
     from gitml import yamlio
     from gitml.fsutil import atomic_write
     from gitml.repo import GITML_DIR, Repo
@@ -165,7 +192,8 @@ def _open(root: str, queued: str, spec: dict[str, Any]):  # type: ignore[no-unty
     cfg = gitio.run(root, "cat-file", "blob", f"{queued}:{GITML_DIR}/config.yaml", check=False)
     atomic_write(os.path.join(gdir, "config.yaml"), cfg or b"core: {}\n", durable=False)
     dr = spec["data_remote"]
-    local = {"core": {"remote": dr["name"]}, "remote": {dr["name"]: dict(dr["settings"])}}
+    core = {"remote": dr["name"], "cache_dir": node_cache(root), "link": "reflink,copy"}
+    local = {"core": core, "remote": {dr["name"]: dict(dr["settings"])}}
     atomic_write(os.path.join(gdir, "config.local.yaml"), yamlio.dumps(local).encode(),
                  durable=False, mode=0o600)
     return Repo.init(root)

@@ -15,8 +15,10 @@ would be.
   = 20 x 5 s / 4 CPUs = 25 s; the target is 1.2 x ideal plus the overhead of the 5
   experiments each slot runs.
 
-The cluster's nodes advertise 127.0.0.2 (tests/raycluster.py); the stage sleeps, so four
-Ray CPUs on this 2-core machine measure scheduling, not arithmetic.
+The cluster's nodes advertise 127.0.0.2 (tests/raycluster.py) and keep a node cache
+(GITML_WORKER_CACHE); the stage sleeps, so four Ray CPUs on this 2-core machine measure
+scheduling, not arithmetic. After the timed samples, one untimed batch with --json prints
+the median seconds of each step on the workers (git, data, run, push).
 """
 
 from __future__ import annotations
@@ -69,8 +71,12 @@ class Site:
         self.daemon = GitDaemon(self.root / "served", push=True)
         self.daemon.start("origin.git")
         creds = {k: v for k, v in self.s3.env().items() if k != "AWS_ENDPOINT_URL"}
-        self.cluster = raycluster.RayCluster([], env=creds)
-        self.cluster.start(cpus=2, second=second)
+        # each node keeps a store of its own (GITML_WORKER_CACHE), as docs/experiments.md
+        # recommends for a node that runs more than one experiment
+        self.cluster = raycluster.RayCluster(
+            [], env={**creds, "GITML_WORKER_CACHE": str(self.root / "node1-cache")})
+        self.cluster.start(cpus=2, second=second,
+                           second_env={"GITML_WORKER_CACHE": str(self.root / "node2-cache")})
         self.base = self._project()
 
     def _project(self) -> Path:
@@ -109,6 +115,25 @@ class Site:
         sh(f"{GITML} exp run -q --queue -n s{k} -S train.seed={seeds}", root, self.bench.env)
         return root
 
+    def phases(self, n: int, slots: int) -> None:
+        """One more batch of ``n`` with --json (not in the table): the median seconds of
+        each step on the workers, and how much of the batch's wall time the ``slots`` were
+        busy with them (the rest: the client's own work and Ray's scheduling)."""
+        import json
+        import statistics
+        import time
+
+        root = self.queued(n, "phases")
+        t0 = time.monotonic()
+        out = json.loads(sh(f"{GITML} exp run --run-all --executor ray --json", root,
+                            self.bench.env))
+        wall = time.monotonic() - t0
+        steps = [r.get("phases") or {} for r in out]
+        med = {k: statistics.median(p.get(k, 0.0) for p in steps) for k in steps[0]}
+        busy = sum(sum(p.values()) for p in steps) / slots
+        print("# worker steps, median s: " + ", ".join(f"{k} {v:.2f}" for k, v in med.items())
+              + f"; slots busy {busy:.1f} s of {wall:.1f} s wall", file=sys.stderr, flush=True)
+
     def close(self) -> None:
         self.cluster.destroy()
         self.daemon.stop()
@@ -132,6 +157,7 @@ def queue_8x5s(bench: Bench) -> None:
         print(f"# ray.queue_8x5s: local {local:.1f} s, ray {ray:.1f} s, ideal "
               f"{8 * STAGE_SECONDS / 2:.0f} s; overhead per experiment {over:.2f} s",
               file=sys.stderr, flush=True)
+        site.phases(8, 2)
     finally:
         site.close()
 
@@ -149,5 +175,6 @@ def grid_20_2node(bench: Bench) -> None:
         ideal = 20 * STAGE_SECONDS / 4
         print(f"# ray.grid_20_2node: {t:.1f} s, ideal {ideal:.0f} s, {t / ideal:.2f}x ideal",
               file=sys.stderr, flush=True)
+        site.phases(20, 4)
     finally:
         site.close()

@@ -63,12 +63,13 @@ def _memory_gib() -> float:
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory, s3: s3server.S3Server):  # noqa: F811
-    """A head with 2 CPUs and (with 6 GiB free) a second node with 1 CPU and the custom
-    resource 'second'; workers get S3 credentials from their environment, as on a real
-    cluster, and see nothing of the test's temp tree."""
+    """A head with 2 CPUs and (with 6 GiB free) a second node with 1 CPU, the custom
+    resource 'second' and a node cache (GITML_WORKER_CACHE); workers get S3 credentials
+    from their environment, as on a real cluster, and see nothing of the test's temp tree."""
     creds = {k: v for k, v in s3.env().items() if k != "AWS_ENDPOINT_URL"}
     c = raycluster.RayCluster([tmp_path_factory.getbasetemp()], env=creds)
-    c.start(cpus=2, second=1 if _memory_gib() >= 6 else 0)
+    c.start(cpus=2, second=1 if _memory_gib() >= 6 else 0,
+            second_env={"GITML_WORKER_CACHE": str(c.root / "node2-cache")})
     yield c
     import ray
 
@@ -356,6 +357,15 @@ def test_detach_then_status_and_wait(team: Team, cluster, cli, monkeypatch) -> N
     if resources:  # the custom resource only the second node has
         second = [n for n in _nodes() if n["Resources"].get("second")][0]["NodeID"][:8]
         assert f"(node {second})" in row["where"]
+        # that node keeps its store: the input and the new model stay there, verified
+        # when read; nothing of the run's scratch is left
+        from gitml.store import Store
+
+        node = Store(str(cluster.root / "node2-cache"))
+        for path in ("data/raw.txt", "models/model.txt"):
+            ptr = pointer.loads(git(team.root, "show", f"exp-1:{path}.gitml"), "x")
+            assert node.read_bytes(ptr.oid) == gitml.api.read(path, rev="exp-1")
+        assert scratch_left(cluster) == []
 
 
 def _nodes() -> list[dict]:  # type: ignore[type-arg]

@@ -157,7 +157,8 @@ class RayExecutor:
                           error=str(res.get("error") or ""), seconds=r.elapsed(),
                           log=str(res.get("log") or ""),
                           failed_outputs=list(res.get("failed_outputs") or []),
-                          events=list(res.get("events") or []))
+                          events=list(res.get("events") or []),
+                          phases=dict(res.get("phases") or {}))
             out.append(e)
         return out
 
