@@ -75,6 +75,8 @@ def add_big(bench: Bench) -> None:
         tools["dvc"] = (setup("dvc"), f"{DVC} add -q big.bin")
     bench.compare("add 1 GiB file (copy)", tools,
                   target="gitml (chunks) <= 2x cp+sync, --no-chunk <= 1.5x, >= 5x faster than dvc")
+    for tool in ("cp", "gitml", "dvc"):  # a few GiB: not left for the end of the run
+        trash(WORK / f"{tool}-big", big=True)
 
 
 @workload("core.checkout_1gib")
@@ -103,6 +105,8 @@ def checkout_big(bench: Bench) -> None:
         "gitml": (setup("gitml"), f"{GITML} checkout -q"),
         "gitml --no-chunk": (setup("gitml --no-chunk"), f"{GITML} checkout -q")},
         target="gitml (chunks) <= 1.5x cp")
+    for root in repos.values():
+        trash(root, big=True)
 
 
 def _tree_repo(tool: str, tag: str, bench: Bench) -> Path:
