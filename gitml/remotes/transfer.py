@@ -342,7 +342,7 @@ def push_selection(repo: Repo, sel: select.Selection, remote: str | None = None,
     select.check_subs(sel, any(not repo.store.has(m.oid) for m in manifests))
     for w in corrupt_manifests:
         wants.pop(w.oid, None)
-    result.size = sum(w.size or 0 for w in wants.values())
+    result.size = sum(_known_size(repo.store, w) for w in wants.values())
     _push_wants(repo, rs, list(wants.values()), jobs, result, force)
     return _finish(result)
 
@@ -450,7 +450,7 @@ def fetch_selection(repo: Repo, sel: select.Selection, remote: str | None = None
                         and w.oid not in need]
                 result.objects = len(wants)
                 result.present = len(wants) - len(todo) - len(need)
-                result.size = sum(w.size or 0 for w in todo)
+                result.size = sum(_known_size(store, w) for w in [*need.values(), *todo])
                 bar.total = len(need) + len(todo)
                 _fetch_wants(store, backend, runner, fn, todo)
         finally:
@@ -458,6 +458,17 @@ def fetch_selection(repo: Repo, sel: select.Selection, remote: str | None = None
             if result.transferred:
                 syncfs(store.root)
     return _finish(result)
+
+
+def _known_size(store: Store, w: Want) -> int:
+    """A want's size: its pointer's, or a manifest's object's in the store (0 when it is
+    not there), so that 'X new of Y' counts manifests on both sides."""
+    if w.size is not None:
+        return w.size
+    try:
+        return os.path.getsize(store.path(w.oid))
+    except OSError:
+        return 0
 
 
 def _quarantine_corrupt(store: Store, present: list[Want], jobs: int) -> int:

@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,22 @@ def test_push_then_pull_into_a_fresh_clone_is_byte_identical(
     assert cli("fsck").code == 0
     r = cli("pull")
     assert r.out.startswith("Everything is in the store already")
+
+
+def test_new_bytes_of_a_transfer_count_manifests_in_the_total_too(
+        repo: Path, remote: s3server.RemoteHandle, cli, tmp_path: Path, monkeypatch) -> None:
+    """'X new of Y': a first push or fetch moves everything, so X is Y (manifests are in
+    both; they were once in X alone: 'fetched 2 objects (109 B new of 7 B)')."""
+    files = make_data(repo, cli)
+    r = cli("push")
+    assert r.code == 0, r.err
+    new, total = re.search(r"\((.+) new of (.+)\)", r.out).groups()  # type: ignore[union-attr]
+    assert new == total, r.out
+    clone(repo, tmp_path / "clone", monkeypatch, remote)
+    r = cli("fetch", "--json")
+    assert r.code == 0, r.err
+    got = json.loads(r.out)
+    assert got["bytes"] == got["size"] > sum(len(v) for v in files.values())  # + manifest
 
 
 def test_fetch_then_checkout_and_partial_pull(
