@@ -41,6 +41,8 @@ class Store(ChunkedObjects):
     def __init__(self, root: str, link: str = DEFAULT_LINK, lock_timeout: float = 60.0,
                  chunk_threshold: int = 0) -> None:
         self.root = root
+        # False for a store thrown away after use (gitml get's): nothing in it is flushed
+        self.durable = True
         # files of this many bytes or more are stored as chunks (0: never; gitml/chunks.py)
         self.chunk_threshold = chunk_threshold
         self.new_bytes = 0  # bytes of new objects this process stored (forked writers too)
@@ -310,7 +312,7 @@ class Store(ChunkedObjects):
     def flush(self) -> None:
         """Make every object written by this process durable: an fsync of each when they
         are few, else one ``syncfs`` of the store's file system."""
-        if not self._dirty:
+        if not self._dirty or not self.durable:
             return
         if self._written is not None:
             dirs = set()

@@ -83,7 +83,8 @@ def get(url: str, path: str, output: str | None = None, *, rev: str | None = Non
     try:
         from gitml.store import Store
 
-        src.__dict__["store"] = Store(os.path.join(work, "store"))
+        store = src.__dict__["store"] = Store(os.path.join(work, "store"))
+        store.durable = False  # thrown away: nothing will point at its objects
         whole, result.fetched = _assemble_chunked(src, target, jobs)
         fetched = tree.fetch(src, target, jobs, skip=whole)
         result.fetched += fetched.transferred if fetched else 0

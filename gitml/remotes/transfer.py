@@ -455,7 +455,7 @@ def fetch_selection(repo: Repo, sel: select.Selection, remote: str | None = None
                 _fetch_wants(store, backend, runner, fn, todo)
         finally:
             backend.close()
-            if result.transferred:
+            if result.transferred and store.durable:
                 syncfs(store.root)
     return _finish(result)
 
@@ -505,7 +505,7 @@ def fetch_objects(repo: Repo, oids: Iterable[str], remote: str | None = None,
                     _fetch_wants(store, backend, runner, _fetcher(repo, backend, runner), todo)
             finally:
                 backend.close()
-                if result.transferred:
+                if result.transferred and store.durable:
                     syncfs(store.root)
     return _finish(result)
 
