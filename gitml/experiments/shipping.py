@@ -90,7 +90,9 @@ def ship(repo: Repo, queued: list[Queued], *, data_remote_name: str | None = Non
         clash = [q.name for q in queued if there.get(refs.QUEUE + q.name, q.commit) != q.commit]
         if clash:
             raise GitmlError(f"{gname} already has another queued run named {clash[0]} "
-                             "(from another clone): rename yours, or remove it there") from None
+                             "(from another clone, or left by a run that lost the Git remote): "
+                             f"rename yours, or remove it there (git push {gname} "
+                             f":{refs.QUEUE}{clash[0]})") from None
         raise GitmlError(f"cannot push the queued runs to {gname}: {e}") from None
     if say is not None:
         say(f"Shipped {len(queued)} queued run{'s' * (len(queued) != 1)} to {gname} and "

@@ -305,6 +305,21 @@ def test_a_worker_that_cannot_reach_the_git_remote_fails_with_its_data_sent_and_
     assert "exp-1" not in exp_rows(cli)
     assert scratch_left(cluster) == []
 
+    # the ticket the client could not delete is named, with the command that removes it
+    monkeypatch.delenv("GITML_WORKER_FAULT")
+    team.daemon.start("origin.git")
+    git(team.root, "remote", "set-url", "origin", team.daemon.url("origin.git"))
+    r = cli("exp", "run", "-S", "train.lr=0.46", "--executor", "ray")
+    assert r.code == 2
+    assert r.err.strip() == ("error: origin already has another queued run named exp-1 (from "
+                             "another clone, or left by a run that lost the Git remote): "
+                             "rename yours, or remove it there (git push origin "
+                             ":refs/gitml/queue/exp-1)")
+    git(team.root, "push", "-q", "origin", ":refs/gitml/queue/exp-1")
+    r = cli("exp", "run", "--run-all", "--executor", "ray")  # still queued here
+    assert r.code == 0, r.err
+    assert model("exp-1")["lr"] == 0.46
+
 
 def test_ctrl_c_cancels_the_submitted_tasks_and_says_what_finished(
         team: Team, cluster, cli) -> None:
