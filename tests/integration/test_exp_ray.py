@@ -21,6 +21,7 @@ import raycluster
 import s3server
 from conftest import git, write
 from gitdaemon import GitDaemon
+from test_exp_run import make_project
 from test_remote import add_remote, s3  # noqa: F401 - the S3 server fixture
 
 import gitml
@@ -92,23 +93,10 @@ class Team:
 
 @pytest.fixture
 def team(repo: Path, tmp_path: Path, cli, request, cluster):  # type: ignore[no-untyped-def]
-    write(repo / "data" / "raw.txt", "a b c d\n")
-    write(repo / "train.py", TRAIN)
-    write(repo / "params.yaml", f"train:\n  lr: 0.5\n  fail: false\n  probe: {repo}\n")
-    write(repo / "gitml.yaml", f"""\
-stages:
-  train:
-    cmd: {sys.executable} train.py
-    deps: [train.py, data/raw.txt]
-    params: [train]
-    outs: [models/model.txt]
-    metrics: [metrics.json]
-""")
-    assert cli("add", "-q", "data/raw.txt").code == 0
-    assert cli("repro", "-q").code == 0
-    data = add_remote("s3", repo, tmp_path, cli, request)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "project")
+    make_project(repo, cli, train=TRAIN,
+                 params=f"train:\n  lr: 0.5\n  fail: false\n  probe: {repo}\n")
+    data = add_remote("s3", repo, tmp_path, cli, request)  # machine-local settings
+    assert not git(repo, "status", "--porcelain")
     served = tmp_path / "served"
     git(tmp_path, "init", "-q", "--bare", str(served / "origin.git"))
     daemon = GitDaemon(served, push=True)

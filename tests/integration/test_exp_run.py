@@ -31,11 +31,13 @@ print("trained", p["lr"], p["depth"])
 PARAMS = "# experiment params\ntrain:\n  lr: 0.1   # learning rate\n  depth: 3\n  fail: false\n"
 
 
-def make_project(root: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    """A committed project: tracked data, a train stage run once, metrics declared."""
+def make_project(root: Path, cli, train: str = TRAIN,  # type: ignore[no-untyped-def]
+                 params: str = PARAMS) -> None:
+    """A committed project: tracked data, a train stage (``train``, reading ``params``)
+    run once, metrics declared."""
     write(root / "data" / "raw.txt", "a b c d\n")
-    write(root / "train.py", TRAIN)
-    write(root / "params.yaml", PARAMS)
+    write(root / "train.py", train)
+    write(root / "params.yaml", params)
     write(root / "gitml.yaml", f"""\
 stages:
   train:
