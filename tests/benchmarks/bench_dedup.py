@@ -270,7 +270,7 @@ _SIZES = r'''
 import sys, xxhash
 from pyfastcdc import FastCDC
 paths = sys.argv[1:]
-for avg in (64 << 10, 128 << 10, 256 << 10, 512 << 10):
+for avg in (64 << 10, 128 << 10, 256 << 10, 512 << 10, 1 << 20, 2 << 20):
     cdc = FastCDC(avg, min_size=avg // 4, max_size=avg * 4)
     seen, row = set(), []
     for i, p in enumerate(paths):
