@@ -49,6 +49,12 @@ def main() -> None:
         # Trees moved to the trash are not deleted here: creating many files right after
         # deleting many is very slow on this file system and would skew the next run.
         print(bench.report())
+        disk = shutil.disk_usage(harness.WORK)
+        if harness.TRASH.exists() and disk.free < disk.total // 5:
+            print(f"warning: the disk is {100 - 100 * disk.free // disk.total} % full and "
+                  f"{harness.TRASH} holds earlier runs' trees: when you are done measuring, "
+                  f"python {sys.argv[0]} --clean",
+                  file=sys.stderr)
 
 
 if __name__ == "__main__":
