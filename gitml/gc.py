@@ -43,11 +43,13 @@ class FsckResult:
                 "missing": self.missing}
 
 
-def pointers(repo: Repo, *, workspace_only: bool = False) -> list[tuple[str, pointer.Pointer]]:
+def pointers(repo: Repo, *, workspace_only: bool = False
+             ) -> tuple[list[tuple[str, pointer.Pointer]], list[tuple[str, str]]]:
     """(source, pointer) of every pointer that gc treats as a root: those on disk in every
     work tree and, unless ``workspace_only``, every pointer blob in any commit reachable from
-    any ref (branches, tags, experiment and queue refs, the stash) or reflog, and the index.
-    Each is parsed as checkout parses it; one that does not parse names no object."""
+    any ref (branches, tags, experiment and queue refs, the stash) or reflog, and the index;
+    and (source, problem) of those that do not parse as checkout parses them (a newer
+    gitml's, a merge conflict, a damaged file): what they name is unknown."""
     blobs: list[tuple[str, str, bytes]] = []  # (pointer path, source, bytes)
     for wt in gitio.worktrees(repo.root):
         if os.path.isdir(wt):
@@ -60,41 +62,44 @@ def pointers(repo: Repo, *, workspace_only: bool = False) -> list[tuple[str, poi
                 data = reader.read(sha)
                 if data is not None:
                     blobs.append((path, f"{sha}:{path}", data))
-    out = []
+    out, bad = [], []
     for rel, source, data in blobs:
         try:
             out.append((source, pointer.load_at(data, rel, source)))
-        except GitmlError:
-            continue
-    return out
+        except GitmlError as e:
+            bad.append((source, getattr(e, "problem", str(e))))
+    return out, bad
 
 
 @dataclass(frozen=True)
 class Unseen:
     """A directory manifest that gc must keep but cannot read: its files are unknown."""
 
-    oid: str
+    oid: str  # "" for a pointer that does not parse
     where: str  # the pointer (a workspace path, or "path at commit abc1234")
     why: str  # "missing" (in neither the store nor the remote) or the parse error
-    kind: str = "manifest"  # or "chunk list": the chunks of a big file are unknown
+    kind: str = "manifest"  # or "chunk list" (a big file's chunks), or "pointer"
 
     def __str__(self) -> str:
         what = "is in neither the store nor the remote" if self.why == "missing" else \
             f"cannot be read ({self.why})"
+        if self.kind == "pointer":
+            return f"the pointer {self.where} {what}"
         return f"the {self.kind} {self.oid} of {self.where} {what}"
 
 
 def referenced(repo: Repo, *, workspace_only: bool = False, remote: str | None = None,
                fetch: bool = True) -> tuple[set[str], list[Unseen]]:
-    """Object ids that something references, and the directory manifests whose files are
-    unknown because the manifest cannot be read.
+    """Object ids that something references, and what gc cannot read (pointers that do not
+    parse, directory manifests and chunk lists) so that what they name is unknown.
 
     Roots: the pointers in every work tree on disk, and unless ``workspace_only`` every
     pointer blob in any commit reachable from any ref (branches, tags, experiment and
     queue refs, the stash) or reflog, and the index. A manifest the store lacks is first
     fetched from ``remote`` (or the default remote) when ``fetch``.
     """
-    ptrs = pointers(repo, workspace_only=workspace_only)
+    ptrs, bad = pointers(repo, workspace_only=workspace_only)
+    unseen = [Unseen("", _where(repo, source), why, "pointer") for source, why in bad]
     keep = {ptr.oid for _, ptr in ptrs}
     dirs: dict[str, str] = {}
     for source, ptr in ptrs:  # named by a commit rather than a work tree where both do
@@ -103,7 +108,6 @@ def referenced(repo: Repo, *, workspace_only: bool = False, remote: str | None =
     lacking = [oid for oid in dirs if not repo.store.has(oid)]
     if lacking and fetch:
         _fetch_manifests(repo, lacking, remote)
-    unseen: list[Unseen] = []
     for oid, source in dirs.items():
         try:
             entries = manifest.loads(repo.store.read_bytes(oid), source)
@@ -169,11 +173,14 @@ def _where(repo: Repo, source: str) -> str:
 
 
 def refuse_unseen(unseen: list[Unseen]) -> None:
-    """gc never guesses: with a manifest it cannot read, it deletes nothing (exit 1)."""
+    """gc never guesses: with a pointer or manifest it cannot read, it deletes nothing
+    (exit 1)."""
     more = f" (and {len(unseen) - 1} more)" if len(unseen) > 1 else ""
+    fix = "fix or remove it (one from a newer gitml: upgrade gitml)" \
+        if unseen[0].kind == "pointer" else "fetch it ('gitml fetch' from a remote that has it)"
     raise CheckFailed(f"{unseen[0]}{more}, so its files cannot be told from garbage: "
-                      "nothing was deleted. Fetch it ('gitml fetch' from a remote that has "
-                      "it), or run again with --force to collect without it")
+                      f"nothing was deleted. {fix[0].upper()}{fix[1:]}, or run again with "
+                      "--force to collect without it")
 
 
 def gc(repo: Repo, *, dry_run: bool = False, workspace_only: bool = False,

@@ -111,3 +111,42 @@ def test_gc_waits_for_an_add_in_flight(repo: Path, cli, tmp_path: Path) -> None:
     oid = oid_of(repo, "new.bin")
     assert cli("gc").code == 0
     assert gitml.Repo().store.has(oid)
+
+
+def test_a_pointer_gc_cannot_read_stops_it(repo: Path, cli) -> None:
+    """gc never guesses: a pointer that does not parse (a merge conflict, a newer gitml's)
+    could name anything, so gc deletes nothing until it is fixed, or --force is given."""
+    store = gitml.Repo().store
+
+    def garbage(name: str) -> str:
+        write(repo / name, f"garbage {name}")
+        assert cli("add", name).code == 0
+        oid = oid_of(repo, name)
+        (repo / f"{name}.gitml").unlink()
+        return oid
+
+    write(repo / "a.bin", "named only by a pointer in a merge conflict")
+    assert cli("add", "a.bin").code == 0
+    a = oid_of(repo, "a.bin")
+    ptr = repo / "a.bin.gitml"
+    good = ptr.read_text()
+    ptr.write_text(f"<<<<<<< HEAD\n{good}=======\n{good}>>>>>>> other\n")
+    b = garbage("b.bin")
+    r = cli("gc")
+    assert r.code == 1, r.out + r.err
+    assert "/a.bin (in a work tree) cannot be read (unresolved" in r.err
+    assert "nothing was deleted" in r.err and "--force" in r.err
+    assert store.has(a) and store.has(b)
+    assert cli("gc", "--force").code == 0  # collects without it: a is garbage then
+    assert not store.has(a) and not store.has(b)
+
+    # a pointer from a newer gitml, committed: what it names is unknown
+    ptr.write_text(good.replace("gitml: 1", "gitml: 9"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a pointer from the future")
+    ptr.unlink()  # only the commit names it now
+    c = garbage("c.bin")
+    r = cli("gc")
+    assert r.code == 1, r.out + r.err
+    assert "the pointer a.bin at commit" in r.err and "upgrade gitml" in r.err
+    assert store.has(c)
