@@ -169,6 +169,9 @@ class S3Backend:
                           bx.ReadTimeoutError, bx.ConnectTimeoutError, bx.ConnectionError)):
             return RemoteError(f"cannot reach {self._where()} after {self.retries} attempts: "
                                f"{type(e).__name__}")
+        if isinstance(e, bx.HTTPClientError):  # the server went away while sending a body
+            return RemoteError(f"cannot reach {self._where()}: the connection broke "
+                               f"mid-transfer ({type(e).__name__})")
         if isinstance(e, bx.BotoCoreError):
             return RemoteError(f"{self._where()}: {e}")
         return e
