@@ -73,7 +73,8 @@ def pointers(repo: Repo, *, workspace_only: bool = False
 
 @dataclass(frozen=True)
 class Unseen:
-    """A directory manifest that gc must keep but cannot read: its files are unknown."""
+    """Something gc must keep but cannot read (a directory manifest, a chunk list, a
+    pointer): the objects it names are unknown."""
 
     oid: str  # "" for a pointer that does not parse
     where: str  # the pointer (a workspace path, or "path at commit abc1234")
@@ -99,7 +100,9 @@ def referenced(repo: Repo, *, workspace_only: bool = False, remote: str | None =
     fetched from ``remote`` (or the default remote) when ``fetch``.
     """
     ptrs, bad = pointers(repo, workspace_only=workspace_only)
-    unseen = [Unseen("", _where(repo, source), why, "pointer") for source, why in bad]
+    # each _where is a git log: a repository full of bad pointers names its first few so
+    unseen = [Unseen("", _where(repo, source) if i < 20 else source, why, "pointer")
+              for i, (source, why) in enumerate(bad)]
     keep = {ptr.oid for _, ptr in ptrs}
     dirs: dict[str, str] = {}
     for source, ptr in ptrs:  # named by a commit rather than a work tree where both do
@@ -176,11 +179,11 @@ def refuse_unseen(unseen: list[Unseen]) -> None:
     """gc never guesses: with a pointer or manifest it cannot read, it deletes nothing
     (exit 1)."""
     more = f" (and {len(unseen) - 1} more)" if len(unseen) > 1 else ""
-    fix = "fix or remove it (one from a newer gitml: upgrade gitml)" \
-        if unseen[0].kind == "pointer" else "fetch it ('gitml fetch' from a remote that has it)"
+    fix = "Fix or remove it (one from a newer gitml: upgrade gitml)" \
+        if unseen[0].kind == "pointer" else "Fetch it ('gitml fetch' from a remote that has it)"
     raise CheckFailed(f"{unseen[0]}{more}, so its files cannot be told from garbage: "
-                      f"nothing was deleted. {fix[0].upper()}{fix[1:]}, or run again with "
-                      "--force to collect without it")
+                      f"nothing was deleted. {fix}, or run again with --force to collect "
+                      "without it")
 
 
 def gc(repo: Repo, *, dry_run: bool = False, workspace_only: bool = False,
