@@ -28,6 +28,7 @@ def _isolated_git(tmp_path_factory: pytest.TempPathFactory) -> None:
         "GIT_COMMITTER_NAME": "gitml tests", "GIT_COMMITTER_EMAIL": "tests@gitml.invalid",
         "HOME": str(home),
         "GITML_NO_PROGRESS": "1",
+        "AWS_EC2_METADATA_DISABLED": "true",  # boto never asks a cloud VM for credentials
     }
     os.environ.update(env)
     for k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "NO_COLOR"):

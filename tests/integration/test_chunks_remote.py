@@ -20,11 +20,6 @@ from gitml.hashing import hash_bytes
 MiB = 1 << 20
 
 
-@pytest.fixture(autouse=True)
-def _no_instance_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
 @pytest.fixture(params=["dir", "s3"])
 def remote(request, repo: Path, tmp_path: Path, cli) -> s3server.RemoteHandle:
     assert cli("config", "core.chunk_threshold", "4MiB").code == 0

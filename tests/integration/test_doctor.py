@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git
-from test_remote import _no_instance_metadata, add_remote, s3  # noqa: F401 - fixtures
+from test_remote import add_remote, s3  # noqa: F401 - fixtures
 
 from gitml import __version__
 

@@ -49,11 +49,6 @@ print("trained", p["lr"])
 _names = count(1)
 
 
-@pytest.fixture(autouse=True)
-def _no_instance_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
 def _memory_gib() -> float:
     with open("/proc/meminfo") as f:
         for line in f:

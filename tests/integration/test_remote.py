@@ -26,12 +26,6 @@ def s3() -> s3server.S3Server:
     return s3server.shared()
 
 
-@pytest.fixture(autouse=True)
-def _no_instance_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without credentials botocore would ask the EC2 metadata address: tests stay on loopback.
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
 def add_remote(kind: str, repo: Path, tmp_path: Path, cli, request) -> s3server.RemoteHandle:
     """Remote 'storage' (the default) in ``repo``, committed so that clones know it."""
     if kind == "dir":

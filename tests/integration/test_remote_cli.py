@@ -9,7 +9,6 @@ import stat
 from pathlib import Path
 
 from conftest import git, write
-from test_remote import _no_instance_metadata  # noqa: F401 - an autouse fixture
 
 import gitml
 from gitml import pointer

@@ -13,7 +13,6 @@ import pytest
 import s3server
 from conftest import git
 from test_remote import (
-    _no_instance_metadata,  # noqa: F401 - an autouse fixture
     add_remote,
     assert_files,
     clone,

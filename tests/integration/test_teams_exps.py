@@ -17,11 +17,6 @@ from test_remote import add_remote, clone, s3  # noqa: F401 - the S3 server fixt
 import gitml
 
 
-@pytest.fixture(autouse=True)
-def _no_instance_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
 @pytest.fixture(params=["dir", "s3"])
 def team(request, repo: Path, tmp_path: Path, cli) -> s3server.RemoteHandle:
     """Alice's clone (the cwd): a project with two experiments, a data remote and a bare

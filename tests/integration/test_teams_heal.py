@@ -18,11 +18,6 @@ from gitml import pointer
 from gitml.hashing import hash_bytes
 
 
-@pytest.fixture(autouse=True)
-def _no_instance_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
 @pytest.fixture(params=["dir", "s3"])
 def remote(request, repo: Path, tmp_path: Path, cli) -> s3server.RemoteHandle:
     return add_remote(request.param, repo, tmp_path, cli, request)
