@@ -1,4 +1,4 @@
-"""Big files as content-defined chunks (docs/formats.md, "Chunked objects, version 1").
+"""Big files as content-defined chunks (docs/formats.md, "Chunked objects, versions 1 and 2").
 
 A file at or above ``core.chunk_threshold`` is cut with FastCDC into chunks, each an
 ordinary object; a chunk list (an object) names them in order; the record
@@ -22,10 +22,12 @@ from gitml.errors import FormatError, IntegrityError
 from gitml.hashing import PREFIX, is_oid
 from gitml.verifiedio import PositionedReader
 
-AVG, MIN, MAX = 256 << 10, 64 << 10, 1 << 20  # FastCDC parameters (formats.md)
+FORMAT, VERSION = "gitml-chunks", 2  # the version written
+# the largest chunk each list version allows (formats.md); version 1 cut 4x smaller
+MAX_OF = {1: 1 << 20, 2: 4 << 20}
+AVG, MIN, MAX = 1 << 20, 256 << 10, MAX_OF[VERSION]  # FastCDC parameters of VERSION
 DEFAULT_THRESHOLD = 64 << 20
 THRESHOLD_MIN = 1 << 20  # a smaller file is never chunked: no lookup for small objects
-FORMAT, VERSION = "gitml-chunks", 1
 _LINE = re.compile(rb"xxh3:([0-9a-f]{32}) ([1-9][0-9]{0,6})\n")
 _RECORD = re.compile(rb"(xxh3:[0-9a-f]{32})\n")
 
@@ -56,8 +58,8 @@ class ChunkList:
         return dict(zip(self.ids, self.sizes, strict=True))
 
 
-def header(oid: str, size: int) -> bytes:
-    return json.dumps({"format": FORMAT, "version": VERSION, "hash": oid, "size": size},
+def header(oid: str, size: int, version: int = VERSION) -> bytes:
+    return json.dumps({"format": FORMAT, "version": version, "hash": oid, "size": size},
                       separators=(",", ":")).encode() + b"\n"
 
 
@@ -77,12 +79,14 @@ def loads(data: bytes, what: str) -> ChunkList:
         head = None
     if not isinstance(head, dict) or head.get("format") != FORMAT:
         raise FormatError(what, "not a gitml chunk list")
-    if head.get("version") != VERSION:
-        raise FormatError(what, f"unsupported chunk list version {head.get('version')!r} "
-                                "(upgrade gitml)")
+    version = head.get("version")
+    most = MAX_OF.get(version) if type(version) is int else None
+    if most is None:
+        raise FormatError(what, f"unsupported chunk list version {version!r} "
+                                "(written by a newer gitml; upgrade gitml)")
     oid, size = head.get("hash"), head.get("size")
     if not is_oid(oid) or type(size) is not int or size < 0 or \
-            first + b"\n" != header(oid, size):
+            first + b"\n" != header(oid, size, version):
         raise FormatError(what, "malformed chunk list header")
     ids: list[str] = []
     sizes: list[int] = []
@@ -91,7 +95,7 @@ def loads(data: bytes, what: str) -> ChunkList:
     match = _LINE.match
     while pos < len(rest):
         m = match(rest, pos)
-        if m is None or int(m.group(2)) > MAX:
+        if m is None or int(m.group(2)) > most:
             raise FormatError(what, f"malformed chunk line {len(ids) + 2}")
         n = int(m.group(2))
         ids.append(PREFIX + m.group(1).decode())

@@ -1,4 +1,4 @@
-"""Files held as chunks, on a remote (docs/formats.md, "Chunked objects, version 1").
+"""Files held as chunks, on a remote (docs/formats.md, "Chunked objects, versions 1 and 2").
 
 Chunks and chunk lists are ordinary objects on a remote; the record of a file
 (``chunked/<2 hex>/<30 hex>``, naming its list) is a named key beside ``objects/``,

@@ -62,11 +62,11 @@ def test_push_sends_only_new_chunks_and_a_clone_pulls_them(
     assert r.code == 0 and "of 20.2 MiB" in r.out, r.out
     # the chunks v1 sent count as already there (not 0: the summary names what was saved)
     there = int(r.out.rsplit(";", 1)[1].split()[0])
-    assert there >= len(set(cl1.ids) & set(store.chunk_list(h2).ids)) > 40, r.out
+    assert there >= len(set(cl1.ids) & set(store.chunk_list(h2).ids)) > 10, r.out
     second = json.loads(cli("push", "--json", "--rev", "HEAD").out)
     assert second["bytes"] == 0  # everything is there now
     new = set(store.chunk_list(h2).ids) - set(cl1.ids)
-    assert 0 < sum(store.chunk_list(h2).distinct()[c] for c in new) < 3 * MiB
+    assert 0 < sum(store.chunk_list(h2).distinct()[c] for c in new) < 6 * MiB
 
     dest = clone(repo, tmp_path / "clone", monkeypatch, remote)
     r = cli("pull", "--json")
@@ -78,23 +78,24 @@ def test_push_sends_only_new_chunks_and_a_clone_pulls_them(
     r = cli("fetch", "--rev", "HEAD~1", "--json")
     assert r.code == 0, r.err
     fetched = json.loads(r.out)["bytes"]
-    assert fetched < 3 * MiB, fetched
+    assert fetched < 6 * MiB, fetched
     git(dest, "checkout", "-q", "HEAD~1")
     assert cli("checkout").code == 0 and (dest / "big.bin").read_bytes() == v1
     assert cli("fsck").code == 0
 
 
 def test_status_remote_counts_bytes(repo: Path, remote: s3server.RemoteHandle, cli) -> None:
-    v1 = os.urandom(12 * MiB)
+    v1 = os.urandom(24 * MiB)
     commit_version(repo, cli, v1, "v1")
     r = cli("status", "--remote", "--json")
     st = json.loads(r.out)
-    assert st["bytes_not_pushed"] >= 12 * MiB and st["paths"][0]["state"] == "not pushed"
+    assert st["bytes_not_pushed"] >= 24 * MiB and st["paths"][0]["state"] == "not pushed"
     assert cli("push").code == 0
     commit_version(repo, cli, v1 + os.urandom(MiB), "v2")
     st = json.loads(cli("status", "--remote", "--json").out)
     assert st["paths"][0]["state"] == "not pushed"
-    assert MiB <= st["bytes_not_pushed"] < 3 * MiB, st
+    # the appended MiB and the old last chunk it joined (at most 4 MiB), not 25 MiB
+    assert MiB <= st["bytes_not_pushed"] <= MiB + chunks.MAX, st
     r = cli("status", "--remote")
     assert "not pushed" in r.out and "MiB" in r.out
 
@@ -162,7 +163,7 @@ def test_range_read_from_the_remote_reads_only_the_chunks_it_covers(
         assert f.read() == v1[-8:]
         f.seek(9 * MiB)
         assert f.read(1000) == v1[9 * MiB:9 * MiB + 1000]
-    assert snap.remote_bytes <= 3 * MiB, snap.remote_bytes
+    assert snap.remote_bytes <= 2 * chunks.MAX < len(v1), snap.remote_bytes  # two chunks
     assert not gitml.Repo(dest).store.has(oid_of(dest, "big.bin"))  # nothing was stored
     with snap.open("big.bin") as f:  # read in order: every chunk and the whole checked
         assert f.read() == v1
@@ -221,7 +222,7 @@ def test_get_writes_a_chunked_file_from_its_chunks_each_verified(
     from gitml.remotes import config as rconfig
     from gitml.remotes.chunked import fetch_whole, remote_list
 
-    block = os.urandom(5 * MiB)
+    block = os.urandom(12 * MiB)  # ten chunks: the copy re-aligns within it
     data = block + os.urandom(MiB) + block + os.urandom(3 * MiB)  # chunks that repeat
     h = commit_version(repo, cli, data, "v1")
     assert cli("push").code == 0
