@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit
 
 from gitml.fsutil import write_all_at
 from gitml.hashing import CHUNK, PREFIX, is_oid
@@ -58,9 +59,6 @@ class S3Backend:
     key_of = staticmethod(key_of)  # an object's key below the prefix (see base.Backend)
 
     def __init__(self, name: str, url: str, options: dict[str, Any], *, jobs: int) -> None:
-        import boto3
-        from botocore.config import Config
-
         self.name = name
         self.url = url
         self.bucket, self.prefix = parse_url(url)
@@ -81,38 +79,26 @@ class S3Backend:
         self._probe_lock = threading.Lock()
         self._probed: dict[int, str | None] = {}
         self._endpoint = endpoint
-        try:
-            session = boto3.session.Session(
-                botocore_session=_botocore_session(options.get("profile") or None),
-                aws_access_key_id=key_id or None, aws_secret_access_key=secret or None,
-                aws_session_token=options.get("session_token") or None)
-        except Exception as e:
-            raise self._translate(e) from None
-        self._session = session
-        self._client_kw = dict(
-            endpoint_url=endpoint, region_name=region,
-            config=Config(max_pool_connections=max(jobs, 10) + 10,
-                          retries={"max_attempts": self.retries, "mode": "standard"},
-                          connect_timeout=10, read_timeout=60, s3={"addressing_style": style}))
+        self._options = options
+        self._client_kw = dict(endpoint_url=endpoint, region_name=region, style=style)
         self._client_lock = threading.Lock()
         self.fast = None
         if endpoint and style == "path" and not _proxied(endpoint) \
                 and not os.environ.get("GITML_S3_BOTO_ONLY"):  # the switch for a bad server
-            from gitml.remotes.s3fast import FastS3
+            from gitml.remotes.s3fast import FastS3, static_keys
 
-            try:
-                self.fast = FastS3(endpoint, self.bucket,
-                                   region or session.region_name or "us-east-1", session,
-                                   jobs, self.retries)
+            keys = static_keys(options)
+            try:  # keys at hand need no boto3 at all; others come from its chain
+                creds = keys if keys is not None else self.session.get_credentials()
+                self.fast = FastS3(endpoint, self.bucket, region or os.environ.get(
+                    "AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1",
+                    creds, jobs, self.retries)
+            except RemoteError:
+                raise
             except Exception as e:
                 raise self._translate(e) from None
         else:
             self.client  # noqa: B018 - made now: errors in the settings show at once
-        from boto3.s3.transfer import TransferConfig
-
-        self.transfer_config = TransferConfig(
-            multipart_threshold=MULTIPART, multipart_chunksize=PART,
-            max_concurrency=PART_THREADS, use_threads=True)
         # Each multipart transfer already runs PART_THREADS parts at once and buffers them:
         # two at a time keeps memory near 2 x 10 x 8 MiB whatever -j says.
         self._multipart = threading.BoundedSemaphore(2)
@@ -120,14 +106,44 @@ class S3Backend:
         self._parts_lock = threading.Lock()
 
     @cached_property
+    def session(self) -> Any:
+        """The boto3 session (the AWS credential chain), made on first use."""
+        import boto3
+
+        o = self._options
+        try:
+            return boto3.session.Session(
+                botocore_session=_botocore_session(o.get("profile") or None),
+                aws_access_key_id=o.get("access_key_id") or None,
+                aws_secret_access_key=o.get("secret_access_key") or None,
+                aws_session_token=o.get("session_token") or None)
+        except Exception as e:
+            raise self._translate(e) from None
+
+    @cached_property
+    def transfer_config(self) -> Any:
+        from boto3.s3.transfer import TransferConfig
+
+        return TransferConfig(multipart_threshold=MULTIPART, multipart_chunksize=PART,
+                              max_concurrency=PART_THREADS, use_threads=True)
+
+    @cached_property
     def client(self) -> Any:
         """boto3's client, made on first use: a command served by the lean path alone
         (a get or fetch from an S3-compatible endpoint) never pays its ~0.15 s set-up."""
+        from botocore.config import Config
+
         with self._client_lock:
             if "client" in self.__dict__:
                 return self.__dict__["client"]
+            kw = self._client_kw
             try:
-                client = self._session.client("s3", **self._client_kw)
+                client = self.session.client(
+                    "s3", endpoint_url=kw["endpoint_url"], region_name=kw["region_name"],
+                    config=Config(max_pool_connections=max(self.jobs, 10) + 10,
+                                  retries={"max_attempts": self.retries, "mode": "standard"},
+                                  connect_timeout=10, read_timeout=60,
+                                  s3={"addressing_style": kw["style"]}))
             except Exception as e:
                 raise self._translate(e) from None
             client.meta.events.register("before-send.s3.PutObject", _close_after_empty_put)
@@ -467,10 +483,16 @@ class S3Backend:
 
 
 def _proxied(endpoint: str) -> bool:
-    """A proxy is configured for the endpoint: leave every request to botocore."""
-    from botocore.utils import get_environ_proxies
+    """A proxy is configured for the endpoint: leave every request to botocore. (The
+    standard library's reading of ``*_proxy``/``no_proxy``, as botocore's own.)"""
+    from urllib.request import getproxies, proxy_bypass
 
-    return bool(get_environ_proxies(endpoint))
+    if not getproxies():
+        return False
+    try:
+        return not proxy_bypass(urlsplit(endpoint).netloc)
+    except (TypeError, OSError):
+        return True
 
 
 _loader: Any = None
