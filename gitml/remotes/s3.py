@@ -246,8 +246,13 @@ class S3Backend:
             kw["ContinuationToken"] = token
 
     def exists(self, oids: list[str]) -> set[str]:
+        # A lean HEAD costs about a sixth of a LIST through boto3 (0.26 ms against 1.6 ms,
+        # 16 in flight) and needs no boto3 client (0.2 s to make): with it, listing the 256
+        # prefixes pays only for more than about 2,000 objects (a 1 GiB file's ~850 chunks
+        # are asked one by one).
+        most = LIST_THRESHOLD if self.fast is None else 8 * LIST_THRESHOLD
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            if len(oids) > LIST_THRESHOLD:
+            if len(oids) > most:
                 return exists_by_listing(self, oids, pool.map)
             return {oid for oid, ok in zip(oids, pool.map(self._head, oids), strict=True)
                     if ok}

@@ -214,6 +214,29 @@ def test_status_remote_reports_what_is_not_pushed_and_not_fetched(
     assert "not fetched  images/" in out and "40 to fetch" in out  # manifest read remotely
 
 
+def test_many_objects_are_checked_by_listing_and_a_gap_is_found(
+        repo: Path, remote: s3server.RemoteHandle, cli) -> None:
+    """Past a few thousand objects, what the remote has is learnt by listing its 256
+    prefixes instead of asking object by object; the answer must be the same."""
+    from gitml.remotes import base
+
+    n = 8 * base.LIST_THRESHOLD + 100  # listing on every kind of remote
+    for i in range(n):
+        write(repo / "many" / f"d{i % 16}" / f"f{i:05d}.txt", f"object {i}\n".encode())
+    assert cli("add", "-q", "many").code == 0
+    assert cli("push", "-q").code == 0
+    assert json.loads(cli("status", "--remote", "--json").out)["in_sync"]
+    gone = sorted(o for o in remote.objects() if o != pointer.load(
+        str(repo / "many.gitml")).oid)[::700]  # a few files' objects, spread over prefixes
+    for oid in gone:
+        remote.delete(oid)
+    st = json.loads(cli("status", "--remote", "--json").out)
+    assert st["not_pushed"] == len(gone) and not st["in_sync"], st
+    r = cli("push", "--json")
+    assert r.code == 0 and json.loads(r.out)["transferred"] == len(gone), r.out
+    assert json.loads(cli("status", "--remote", "--json").out)["in_sync"]
+
+
 def test_objects_missing_on_the_remote_are_named(
         repo: Path, remote: s3server.RemoteHandle, cli, tmp_path: Path, monkeypatch) -> None:
     files = make_data(repo, cli)
