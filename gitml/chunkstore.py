@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import xxhash
@@ -134,13 +136,15 @@ class ChunkedObjects:
         return chunks.ChunkedReader(cl, lambda cid, _: self.chunk_bytes(cid, what or cl.oid),
                                     what or cl.oid)
 
-    def _each_chunk(self, cl: ChunkList) -> Iterator[tuple[str, memoryview]]:
-        """(id, stored bytes, unverified) of each chunk of the file in order, read into one
-        reused buffer: a view is valid until the next one (a fresh buffer per chunk cost
-        half again as much CPU in page faults). MissingObjectError names a chunk gone."""
-        buf = bytearray(chunks.MAX + 1)
-        view = memoryview(buf)
+    def _each_chunk(self, cl: ChunkList, take: Callable[[], bytearray] | None = None
+                    ) -> Iterator[tuple[str, bytearray, int]]:
+        """(id, buffer, length) of each chunk of the file in order, its stored bytes
+        (unverified) read into ``take()``'s buffer, or one reused buffer: its bytes are
+        valid until the next chunk (a fresh buffer per chunk cost half again as much CPU in
+        page faults). MissingObjectError names a chunk gone."""
+        one = bytearray(chunks.MAX + 1) if take is None else None
         for cid in cl.ids:
+            buf = one if one is not None else take()  # type: ignore[misc]
             try:
                 fd = os.open(self.path(cid), os.O_RDONLY)
             except FileNotFoundError:
@@ -149,26 +153,33 @@ class ChunkedObjects:
                 n = os.readv(fd, [buf])
             finally:
                 os.close(fd)
-            yield cid, view[:n]
+            yield cid, buf, n
 
     def _hash_chunks(self, cl: ChunkList) -> str:
         """The hash of the file's chunks in order (MissingObjectError naming one gone)."""
         whole = xxhash.xxh3_128()
-        for _, data in self._each_chunk(cl):
-            whole.update(data)
+        for _, buf, n in self._each_chunk(cl):
+            whole.update(memoryview(buf)[:n])
         return PREFIX + whole.hexdigest()
 
     def _assemble(self, cl: ChunkList, tmp: str, mode: int) -> os.stat_result:
         """The chunked file at the new file ``tmp``, its whole hash checked (a mismatch
-        names the bad chunk, or the list); no file is left behind on failure."""
+        names the bad chunk, or the list); no file is left behind on failure. Reading and
+        hashing here overlap the writes on a second thread (both copies are in the page
+        cache and xxhash lets go of the GIL): a checkout of 1 GiB took 1.7x ``cp``
+        with the three in turn."""
         oid = cl.oid
         whole = xxhash.xxh3_128()
         dfd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         ok = False
         try:
-            for _, data in self._each_chunk(cl):
-                whole.update(data)
-                write_all(dfd, data)
+            writes = _Writes(dfd)
+            try:
+                for _, buf, n in self._each_chunk(cl, writes.buffer):
+                    whole.update(memoryview(buf)[:n])
+                    writes.put(buf, n)
+            finally:
+                writes.close()
             actual = PREFIX + whole.hexdigest()
             if actual != oid:
                 for cid in cl.ids:  # name the culprit
@@ -192,3 +203,44 @@ class ChunkedObjects:
             with os.scandir(top.path) as it:
                 junk.extend(e.path for e in it if e.name.startswith(TMP_PREFIX))
         return junk
+
+
+class _Writes:
+    """Writes to ``fd``, in order, on a second thread, from a few buffers handed back and
+    forth: :meth:`buffer` gives a free one, :meth:`put` queues its first ``n`` bytes, and
+    :meth:`close` waits for the last write. A failed write (ENOSPC ...) is raised by the
+    next call here; the rest is dropped."""
+
+    def __init__(self, fd: int, buffers: int = 4) -> None:
+        self.fd = fd
+        self.free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        for _ in range(buffers):
+            self.free.put(bytearray(chunks.MAX + 1))
+        self.todo: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="gitml-assemble", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (item := self.todo.get()) is not None:
+            buf, n = item
+            if self.error is None:
+                try:
+                    write_all(self.fd, memoryview(buf)[:n])
+                except BaseException as e:  # noqa: BLE001 - raised by the reading thread
+                    self.error = e
+            self.free.put(buf)
+
+    def buffer(self) -> bytearray:
+        if self.error is not None:
+            raise self.error
+        return self.free.get()
+
+    def put(self, buf: bytearray, n: int) -> None:
+        self.todo.put((buf, n))
+
+    def close(self) -> None:
+        self.todo.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error

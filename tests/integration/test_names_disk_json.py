@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import git, write
 
+from gitml import Repo, pointer
 from gitml.fsutil import NAME_MAX, tmp_base, tmp_name
 
 
@@ -114,6 +115,34 @@ def test_a_full_disk_is_one_clear_error_and_leaves_nothing(small_fs: Path | None
     os.unlink(root / "filler")
     assert gitml(root, "checkout").returncode == 0  # room again: the rerun completes
     assert len((root / "big.bin").read_bytes()) == 2_800_000
+
+
+def test_a_full_disk_while_assembling_a_chunked_file_is_one_clear_error(
+        small_fs: Path | None, tmp_path: Path) -> None:
+    """A chunked file is assembled with its writes on a second thread: a write that fails
+    there is the same one line, and nothing is left."""
+    if small_fs is None:
+        pytest.skip("needs a small tmpfs (root); the whole-file case above covers the message")
+    root = small_fs / "r"
+    root.mkdir()
+    git(root, "init", "-q")
+    assert gitml(root, "init").returncode == 0
+    assert gitml(root, "config", "core.cache_dir", str(tmp_path / "cache")).returncode == 0
+    assert gitml(root, "config", "core.chunk_threshold", "1MiB").returncode == 0
+    data = os.urandom(2_800_000)
+    write(root / "big.bin", data)
+    assert gitml(root, "add", "big.bin").returncode == 0
+    oid = pointer.load(str(root / "big.bin.gitml")).oid
+    assert len(Repo(str(root)).store.chunk_list(oid).ids) > 1  # type: ignore[union-attr]
+    os.unlink(root / "big.bin")
+    write(root / "filler", os.urandom(2_500_000))
+    p = gitml(root, "checkout")
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.startswith("error: no space left on device")
+    assert temp_files(root) == [] and not (root / "big.bin").exists()
+    os.unlink(root / "filler")
+    assert gitml(root, "checkout").returncode == 0
+    assert (root / "big.bin").read_bytes() == data
 
 
 def _strict(text: str) -> object:
