@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,9 +24,13 @@ from gitml.hashing import PREFIX, is_oid
 from gitml.verifiedio import PositionedReader
 
 FORMAT, VERSION = "gitml-chunks", 2  # the version written
-# the largest chunk each list version allows (formats.md); version 1 cut 4x smaller
-MAX_OF = {1: 1 << 20, 2: 4 << 20}
-AVG, MIN, MAX = 1 << 20, 256 << 10, MAX_OF[VERSION]  # FastCDC parameters of VERSION
+MAX_OF = {1: 1 << 20, 2: 4 << 20}  # the largest chunk each list version allows
+MAX = MAX_OF[VERSION]
+# FastCDC parameters (average, minimum, maximum) of version 2 by file size (formats.md):
+# small chunks dedup best; a big file takes larger ones so that a transfer of it is a
+# quarter of the requests
+SMALL, LARGE = (256 << 10, 64 << 10, 1 << 20), (1 << 20, 256 << 10, 4 << 20)
+LARGE_FROM = 256 << 20
 DEFAULT_THRESHOLD = 64 << 20
 THRESHOLD_MIN = 1 << 20  # a smaller file is never chunked: no lookup for small objects
 _LINE = re.compile(rb"xxh3:([0-9a-f]{32}) ([1-9][0-9]{0,6})\n")
@@ -120,6 +125,11 @@ def parse_record(data: bytes, what: str) -> str:
     return m.group(1).decode()
 
 
+def params(size: int) -> tuple[int, int, int]:
+    """The FastCDC (average, minimum, maximum) for a file of ``size`` bytes."""
+    return LARGE if size >= LARGE_FROM else SMALL
+
+
 def parse_threshold(value: Any) -> int:
     """``core.chunk_threshold``: bytes, or a size such as ``64MiB``; 0 turns it off."""
     from gitml.errors import ConfigError
@@ -147,7 +157,8 @@ def cut(src_fd: int, write: Callable[[str, memoryview | bytes], int]
 
     from pyfastcdc import FastCDC
 
-    cdc = FastCDC(AVG, min_size=MIN, max_size=MAX)
+    avg, least, most = params(os.fstat(src_fd).st_size)
+    cdc = FastCDC(avg, min_size=least, max_size=most)
     whole = xxhash.xxh3_128()
     chunk_id = xxhash.xxh3_128_hexdigest
     todo: queue.Queue[tuple[str, bytes] | None] = queue.Queue(maxsize=64)

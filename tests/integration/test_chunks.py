@@ -51,7 +51,8 @@ def test_big_file_is_stored_as_chunks_and_checked_out_exactly(big: Path, cli) ->
     store = gitml.Repo(big).store
     assert not os.path.exists(store.path(oid)) and os.path.exists(store.record_path(oid))
     cl = chunk_list(big, oid)
-    assert cl.size == len(original) and len(original) // (2 * chunks.AVG) < len(cl) < 200
+    avg = chunks.params(len(original))[0]
+    assert cl.size == len(original) and len(original) // (2 * avg) < len(cl) < 200
     assert max(cl.sizes) <= chunks.MAX
     for cid in cl.ids:  # every chunk is an ordinary object named by its hash
         assert hash_file(store.path(cid)) == cid
@@ -60,6 +61,22 @@ def test_big_file_is_stored_as_chunks_and_checked_out_exactly(big: Path, cli) ->
     assert r.code == 0, r.err
     assert (big / "big.bin").read_bytes() == original
     assert cli("status", "-q").code == 0
+
+
+def test_big_files_are_cut_into_larger_chunks(big: Path, cli, monkeypatch) -> None:
+    """Version 2 cuts a file of LARGE_FROM bytes or more with four times the chunk size
+    (fewer requests to move it), a smaller one as version 1 did (better dedup)."""
+    monkeypatch.setattr(chunks, "LARGE_FROM", 16 * MiB)  # 256 MiB for real
+    (big / "small.bin").write_bytes(os.urandom(12 * MiB))
+    assert cli("add", "big.bin", "small.bin").code == 0
+    large = chunk_list(big, pointer_oid(big, "big.bin"))  # 24 MiB
+    small = chunk_list(big, pointer_oid(big, "small.bin"))
+    assert large.size / len(large) > 2 * small.size / len(small)  # ~1.2 MiB vs ~320 KiB
+    assert max(small.sizes) <= chunks.SMALL[2] < max(large.sizes) <= chunks.LARGE[2]
+    store = gitml.Repo(big).store
+    for cl in (large, small):
+        head = store.read_bytes(store.list_id(cl.oid)).split(b"\n", 1)[0]
+        assert json.loads(head)["version"] == 2
 
 
 def test_a_new_version_stores_only_what_changed(big: Path, cli) -> None:
