@@ -94,7 +94,8 @@ def test_a_full_disk_is_one_clear_error_and_leaves_nothing(small_fs: Path | None
     git(root, "init", "-q")
     assert gitml(root, "init").returncode == 0
     # add: the store's copy does not fit (the file itself does); small files take another path
-    write(root / "big.bin", os.urandom(2_800_000))
+    data = os.urandom(2_800_000)
+    write(root / "big.bin", data)
     write(root / "small.bin", os.urandom(600_000))
     p = gitml(root, "add", "small.bin", "big.bin")
     assert p.returncode == 2, p.stderr
@@ -106,6 +107,12 @@ def test_a_full_disk_is_one_clear_error_and_leaves_nothing(small_fs: Path | None
     cache = tmp_path / "cache"
     assert gitml(root, "config", "core.cache_dir", str(cache)).returncode == 0
     assert gitml(root, "add", "big.bin").returncode == 0
+    _checkout_when_full(root, data)
+
+
+def _checkout_when_full(root: Path, data: bytes) -> None:
+    """Check out big.bin (``data``) where a filler leaves no room: one error line, nothing
+    left behind; with room again, the rerun completes."""
     os.unlink(root / "big.bin")
     write(root / "filler", os.urandom(2_500_000))
     p = gitml(root, "checkout")
@@ -113,8 +120,8 @@ def test_a_full_disk_is_one_clear_error_and_leaves_nothing(small_fs: Path | None
     assert p.stderr.startswith("error: no space left on device")
     assert temp_files(root) == [] and not (root / "big.bin").exists()
     os.unlink(root / "filler")
-    assert gitml(root, "checkout").returncode == 0  # room again: the rerun completes
-    assert len((root / "big.bin").read_bytes()) == 2_800_000
+    assert gitml(root, "checkout").returncode == 0
+    assert (root / "big.bin").read_bytes() == data
 
 
 def test_a_full_disk_while_assembling_a_chunked_file_is_one_clear_error(
@@ -134,15 +141,7 @@ def test_a_full_disk_while_assembling_a_chunked_file_is_one_clear_error(
     assert gitml(root, "add", "big.bin").returncode == 0
     oid = pointer.load(str(root / "big.bin.gitml")).oid
     assert len(Repo(str(root)).store.chunk_list(oid).ids) > 1  # type: ignore[union-attr]
-    os.unlink(root / "big.bin")
-    write(root / "filler", os.urandom(2_500_000))
-    p = gitml(root, "checkout")
-    assert p.returncode == 2, p.stderr
-    assert p.stderr.startswith("error: no space left on device")
-    assert temp_files(root) == [] and not (root / "big.bin").exists()
-    os.unlink(root / "filler")
-    assert gitml(root, "checkout").returncode == 0
-    assert (root / "big.bin").read_bytes() == data
+    _checkout_when_full(root, data)
 
 
 def _strict(text: str) -> object:
