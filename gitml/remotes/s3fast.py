@@ -2,9 +2,9 @@
 
 boto3's client spends about 1.7 ms of CPU per request in serialising, validating and
 dispatching events; for 20,000 small objects that CPU, not the network, bounds a push
-(two cores, shared with the server). This path signs with botocore's own SigV4 signer
-and sends with the standard library's ``http.client`` on one kept-alive connection per
-thread: about 0.4 ms per request (urllib3's pool and URL parsing on top of http.client
+(two cores, shared with the server). This path signs requests itself and sends them
+with the standard library's ``http.client`` on one kept-alive connection per thread:
+about 0.4 ms per request (urllib3's pool and URL parsing on top of http.client
 cost another 0.13 ms). It serves only PUT of in-memory bytes, GET (whole, or a byte
 range) and HEAD; everything else (listing, deleting, multipart) stays on the boto3
 client. Requests are signed here (AWS Signature Version 4, the signing key derived once
