@@ -182,8 +182,9 @@ class FastS3:
             headers["x-amz-checksum-crc32"] = base64.b64encode(crc).decode()
             if not body:  # see s3._close_after_empty_put
                 headers["Connection"] = "close"
-            # as botocore: the body is signed unless TLS already protects it
-            payload = "UNSIGNED-PAYLOAD" if self.tls else hashlib.sha256(body).hexdigest()
+            # the body is signed, as botocore's signer did here (it leaves the body unsigned
+            # only for a request it knows carries a checksum over TLS)
+            payload = hashlib.sha256(body).hexdigest()
         attempt = 0
         while True:
             signed = self.signer.sign(self._credentials.get_frozen_credentials(), method,
