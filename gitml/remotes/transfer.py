@@ -384,6 +384,9 @@ def _push_wants(repo: Repo, rs: rconfig.RemoteSpec, wants: list[Want], jobs: int
                 parts.update((h.lid, Want(h.lid, None, h.want.path, True)) for h in held)
                 there = set() if force or not parts else backend.exists(list(parts))
                 result.present += len(there)  # chunks the remote has from other versions
+                # the lists sent count in the total as in 'new' (as manifests do)
+                result.size += sum(os.path.getsize(store.path(h.lid)) for h in held
+                                   if h.lid not in there)
                 todo += sorted((w for w in parts.values() if w.oid not in there),
                                key=lambda w: w.oid)
                 bar.total = len(todo)
@@ -521,6 +524,8 @@ def _fetch_wants(store: Store, backend: Backend, runner: _Runner,
         def run(wants: list[Want]) -> None:
             runner.bar.total = (runner.bar.total or 0) + len(wants)
             runner.run(wants, fn)
+            # the lists fetched count in the total as in 'new' (as manifests do)
+            runner.result.size += sum(_known_size(store, w) for w in wants if w.is_manifest)
 
         chunked.fetch_held(store, held, run, runner.problem, where)
 
