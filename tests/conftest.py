@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,11 @@ def _isolated_git(tmp_path_factory: pytest.TempPathFactory) -> None:
     for k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "NO_COLOR"):
         os.environ.pop(k, None)
     progress.set_enabled(False)
+    # A suite started in the background by a shell without job control inherits SIGINT
+    # ignored, and so would every gitml it starts: the Ctrl-C tests would then wait for
+    # nothing. A handler here makes each child start with the default again.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def git(cwd: Path | str, *args: str) -> str:
