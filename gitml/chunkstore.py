@@ -142,9 +142,11 @@ class ChunkedObjects:
         (unverified) read into ``take()``'s buffer, or one reused buffer: its bytes are
         valid until the next chunk (a fresh buffer per chunk cost half again as much CPU in
         page faults). MissingObjectError names a chunk gone."""
-        one = bytearray(chunks.MAX + 1) if take is None else None
+        if take is None:
+            one = bytearray(chunks.MAX + 1)
+            take = lambda: one  # noqa: E731 - the one reused buffer
         for cid in cl.ids:
-            buf = one if one is not None else take()  # type: ignore[misc]
+            buf = take()
             try:
                 fd = os.open(self.path(cid), os.O_RDONLY)
             except FileNotFoundError:

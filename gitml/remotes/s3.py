@@ -80,7 +80,7 @@ class S3Backend:
         self._probed: dict[int, str | None] = {}
         self._endpoint = endpoint
         self._options = options
-        self._client_kw = dict(endpoint_url=endpoint, region_name=region, style=style)
+        self._region, self._style = region, style  # for the boto3 client, made on first use
         self._client_lock = threading.Lock()
         self.fast = None
         if endpoint and style == "path" and not _proxied(endpoint) \
@@ -136,14 +136,13 @@ class S3Backend:
         with self._client_lock:
             if "client" in self.__dict__:
                 return self.__dict__["client"]
-            kw = self._client_kw
             try:
                 client = self.session.client(
-                    "s3", endpoint_url=kw["endpoint_url"], region_name=kw["region_name"],
+                    "s3", endpoint_url=self._endpoint, region_name=self._region,
                     config=Config(max_pool_connections=max(self.jobs, 10) + 10,
                                   retries={"max_attempts": self.retries, "mode": "standard"},
                                   connect_timeout=10, read_timeout=60,
-                                  s3={"addressing_style": kw["style"]}))
+                                  s3={"addressing_style": self._style}))
             except Exception as e:
                 raise self._translate(e) from None
             client.meta.events.register("before-send.s3.PutObject", _close_after_empty_put)

@@ -173,8 +173,8 @@ class FastS3:
             from botocore.exceptions import NoCredentialsError
 
             raise NoCredentialsError()
-        path = f"{self.path}/{quote(key, safe='/~')}"
-        url = f"{self.base}/{path[len(self.path) + 1:]}"
+        quoted = quote(key, safe="/~")
+        path, url = f"{self.path}/{quoted}", f"{self.base}/{quoted}"
         headers: dict[str, str] = dict(extra or {})
         payload = _EMPTY_SHA256
         if body is not None:

@@ -385,8 +385,8 @@ def _push_wants(repo: Repo, rs: rconfig.RemoteSpec, wants: list[Want], jobs: int
                 there = set() if force or not parts else backend.exists(list(parts))
                 result.present += len(there)  # chunks the remote has from other versions
                 # the lists sent count in the total as in 'new' (as manifests do)
-                result.size += sum(os.path.getsize(store.path(h.lid)) for h in held
-                                   if h.lid not in there)
+                result.size += sum(_known_size(store, w) for w in parts.values()
+                                   if w.is_manifest and w.oid not in there)
                 todo += sorted((w for w in parts.values() if w.oid not in there),
                                key=lambda w: w.oid)
                 bar.total = len(todo)
